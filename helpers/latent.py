@@ -1,0 +1,122 @@
+"""Working in latent space: encoding a dataset, 2-D maps, and paths between codes.
+
+Taught in notebook 03 (encode, PCA, t-SNE) and notebook 04 (lerp, slerp, class directions).
+Codes are float32 tensors (N, latent_dim) on the CPU unless said otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data import NUM_CLASSES
+
+
+@dataclass
+class EncodedSet:
+    """Latent codes of a whole dataset.
+
+    mu, logvar: float32 (N, latent_dim) on the CPU; labels: long (N,) in 0..9.
+    """
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    labels: torch.Tensor
+
+
+@torch.no_grad()
+def encode_dataset(model, x: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> EncodedSet:
+    """Encode x (N, 1, 28, 28) in [-1, 1] in batches -> EncodedSet of posterior means and log-variances.
+
+    A conditional model is given the true class ids ``labels``.
+    """
+    device = next(model.parameters()).device
+    mus, logvars = [], []
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        if getattr(model, "num_classes", 0):
+            mu, logvar = model.encode(xb, labels[start:start + batch_size].to(device))
+        else:
+            mu, logvar = model.encode(xb)
+        mus.append(mu.float().cpu())
+        logvars.append(logvar.float().cpu())
+    return EncodedSet(torch.cat(mus), torch.cat(logvars), labels.cpu().long())
+
+
+@dataclass
+class PCAMap:
+    """A fitted PCA: ``project(z)`` maps codes (N, D) to (N, k); ``explained`` = variance shares (k,)."""
+
+    mean: torch.Tensor
+    components: torch.Tensor  # (k, D), orthonormal rows
+    explained: np.ndarray
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        return (z - self.mean) @ self.components.T
+
+    def unproject(self, coords: torch.Tensor) -> torch.Tensor:
+        """Back from (N, k) PCA coordinates to codes (N, D) in the PCA plane."""
+        return coords @ self.components + self.mean
+
+
+def fit_pca(z: torch.Tensor, k: int = 2) -> PCAMap:
+    """PCA of codes z (N, D) keeping k <= D components (SVD of the centred codes)."""
+    z = z.double()
+    mean = z.mean(0)
+    _, s, vt = torch.linalg.svd(z - mean, full_matrices=False)
+    var = s.pow(2)
+    k = min(k, vt.shape[0])
+    comps = vt[:k]
+    # fix each component's sign so the result does not depend on the SVD routine
+    signs = torch.sign(comps[torch.arange(k), comps.abs().argmax(1)])
+    comps = comps * signs[:, None]
+    return PCAMap(mean.float(), comps.float(), (var[:k] / var.sum()).numpy())
+
+
+def tsne_2d(z: torch.Tensor, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """t-SNE of codes z (N, D) -> (N, 2) numpy array (scikit-learn, PCA initialisation).
+
+    Takes about a minute for 10,000 codes on a 2-core CPU (see benchmarks/train_speed.py).
+    """
+    from sklearn.manifold import TSNE
+
+    perplexity = min(perplexity, max(2.0, (len(z) - 1) / 3.0))
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                learning_rate="auto", n_jobs=-1)
+    return tsne.fit_transform(z.double().numpy()).astype(np.float32)
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Linear interpolation: z0, z1 (D,) -> (steps, D) from z0 (t=0) to z1 (t=1)."""
+    t = torch.linspace(0.0, 1.0, steps, dtype=z0.dtype).unsqueeze(1)
+    return (1 - t) * z0 + t * z1
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Spherical interpolation: z0, z1 (D,) -> (steps, D) along the great circle between them.
+
+    The angle is measured between the directions of z0 and z1; the norm is interpolated
+    linearly, so the endpoints are exactly z0 and z1 and midpoints keep a typical norm under
+    the N(0, I) prior (a straight line cuts through the low-norm, rarely-seen centre).
+    Falls back to lerp when z0 and z1 point the same way.
+    """
+    t = torch.linspace(0.0, 1.0, steps, dtype=z0.dtype).unsqueeze(1)
+    n0, n1 = z0.norm(), z1.norm()
+    u0, u1 = z0 / n0.clamp_min(1e-12), z1 / n1.clamp_min(1e-12)
+    omega = torch.arccos((u0 * u1).sum().clamp(-1.0, 1.0))
+    if omega.abs() < 1e-6:
+        return lerp(z0, z1, steps)
+    dirs = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
+    return dirs * ((1 - t) * n0 + t * n1)
+
+
+def class_means(codes: EncodedSet) -> torch.Tensor:
+    """Mean code of each class: (10, latent_dim)."""
+    return torch.stack([codes.mu[codes.labels == c].mean(0) for c in range(NUM_CLASSES)])
+
+
+def prior_samples(n: int, latent_dim: int, seed: int = 0) -> torch.Tensor:
+    """n codes (n, latent_dim) drawn from the prior N(0, I) with their own seeded generator."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))

@@ -1,0 +1,89 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_model
+from helpers.latent import class_means, encode_dataset, fit_pca, lerp, prior_samples, slerp, tsne_2d
+
+
+def test_lerp_is_the_straight_line():
+    z0, z1 = torch.tensor([0.0, 2.0]), torch.tensor([4.0, -2.0])
+    path = lerp(z0, z1, 5)
+    assert path.shape == (5, 2)
+    assert torch.allclose(path[2], torch.tensor([2.0, 0.0]))
+    assert torch.equal(path[0], z0) and torch.equal(path[-1], z1)
+
+
+def test_slerp_endpoints_and_norms():
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(16, generator=g), 2.5 * torch.randn(16, generator=g)
+    path = slerp(z0, z1, 9)
+    assert path.shape == (9, 16)
+    assert torch.allclose(path[0], z0, atol=1e-5) and torch.allclose(path[-1], z1, atol=1e-5)
+    # norms move linearly from |z0| to |z1|
+    t = torch.linspace(0, 1, 9)
+    assert torch.allclose(path.norm(dim=1), (1 - t) * z0.norm() + t * z1.norm(), atol=1e-4)
+    # every point lies in the plane of z0 and z1, and the angle grows evenly
+    cos = (path / path.norm(dim=1, keepdim=True)) @ (z0 / z0.norm())
+    angles = torch.arccos(cos.clamp(-1, 1))
+    assert torch.allclose(angles.diff(), angles.diff()[0].expand(8), atol=1e-4)
+
+
+def test_slerp_keeps_norm_where_lerp_shrinks_it():
+    z0, z1 = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 3.0])
+    assert slerp(z0, z1, 3)[1].norm().item() == pytest.approx(3.0)
+    assert lerp(z0, z1, 3)[1].norm().item() == pytest.approx(3 / math.sqrt(2))
+
+
+def test_slerp_of_parallel_codes_falls_back_to_lerp():
+    z0 = torch.tensor([1.0, 1.0])
+    assert torch.allclose(slerp(z0, 3 * z0, 3), lerp(z0, 3 * z0, 3))
+
+
+def test_pca_finds_the_known_directions():
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(5000, 3, generator=g) * torch.tensor([5.0, 2.0, 0.5])
+    rot, _ = torch.linalg.qr(torch.randn(3, 3, generator=g))
+    z = base @ rot.T + torch.tensor([1.0, -2.0, 3.0])
+    pca = fit_pca(z, k=3)
+    expected = np.array([25.0, 4.0, 0.25]) / 29.25
+    assert np.allclose(pca.explained, expected, atol=0.01)
+    assert torch.allclose(pca.components.abs(), rot.T.abs(), atol=0.02)
+    assert torch.allclose(pca.unproject(pca.project(z)), z, atol=1e-3)
+    two = fit_pca(z, k=2)
+    assert two.project(z).shape == (5000, 2)
+
+
+def test_encode_dataset_shapes_and_class_means():
+    model = tiny_model(latent_dim=3)
+    x = torch.rand(25, 1, 28, 28) * 2 - 1
+    labels = torch.arange(25) % 10
+    codes = encode_dataset(model, x, labels, batch_size=7)
+    assert codes.mu.shape == (25, 3) and codes.logvar.shape == (25, 3)
+    mu, _ = model.encode(x)
+    assert torch.allclose(codes.mu, mu.detach(), atol=1e-6)
+    means = class_means(codes)
+    assert means.shape == (10, 3)
+    assert torch.allclose(means[4], codes.mu[[4, 14, 24]].mean(0))
+
+
+def test_encode_dataset_gives_a_conditional_model_the_labels():
+    model = tiny_model(latent_dim=3, conditional=True)
+    x = torch.rand(6, 1, 28, 28) * 2 - 1
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+    codes = encode_dataset(model, x, labels)
+    assert torch.allclose(codes.mu, model.encode(x, labels)[0].detach(), atol=1e-6)
+
+
+def test_tsne_shape_and_seed():
+    z = prior_samples(120, 5, seed=1)
+    a, b = tsne_2d(z, seed=0), tsne_2d(z, seed=0)
+    assert a.shape == (120, 2) and np.isfinite(a).all()
+    assert np.allclose(a, b)
+
+
+def test_prior_samples_are_seeded():
+    assert torch.equal(prior_samples(4, 3, seed=2), prior_samples(4, 3, seed=2))
+    assert prior_samples(4, 3).shape == (4, 3)

@@ -1,0 +1,190 @@
+import math
+import os
+
+import pytest
+import torch
+
+from conftest import ROOT, tiny_model
+from helpers.model import (CHECKPOINT_VERSION, CheckpointError, ConvVAE, bernoulli_nll, export_checkpoint,
+                           gaussian_nll, kl_divergence, load_checkpoint, read_checkpoint, reparameterize,
+                           save_checkpoint, vae_loss)
+
+
+def _x(n=5, seed=0):
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_public_api_shapes_and_ranges(likelihood):
+    model = ConvVAE(latent_dim=7, likelihood=likelihood).eval()
+    assert model.latent_dim == 7
+    mu, logvar = model.encode(_x())
+    assert mu.shape == (5, 7) and logvar.shape == (5, 7)
+    img = model.decode(torch.randn(3, 7) * 10)
+    assert img.shape == (3, 1, 28, 28) and img.min() >= -1 and img.max() <= 1
+    s = model.sample(4, generator=torch.Generator().manual_seed(0))
+    assert s.shape == (4, 1, 28, 28) and s.min() >= -1 and s.max() <= 1
+    assert torch.equal(s, model.sample(4, generator=torch.Generator().manual_seed(0)))
+
+
+def test_conditional_api():
+    model = tiny_model(conditional=True)
+    assert model.num_classes == 10
+    y = torch.tensor([0, 3, 9, 1, 2])
+    mu, logvar = model.encode(_x(), y)
+    assert mu.shape == (5, 4)
+    a, b = model.decode(mu, y), model.decode(mu, (y + 1) % 10)
+    assert a.shape == (5, 1, 28, 28) and not torch.equal(a, b)
+    assert model.sample(3, torch.tensor(7)).shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match="conditional: pass class ids y"):
+        model.decode(mu)
+    with pytest.raises(ValueError, match=r"class ids must be in 0..9"):
+        model.decode(mu, torch.tensor([0, 1, 2, 3, 10]))
+    with pytest.raises(ValueError, match="unconditional: call it without class ids"):
+        tiny_model().encode(_x(), y)
+
+
+def test_kl_of_the_prior_itself_is_zero_and_a_hand_computed_case():
+    assert kl_divergence(torch.zeros(3, 5), torch.zeros(3, 5)).tolist() == [0.0, 0.0, 0.0]
+    # mu = (1, 0), sigma^2 = (1, 2): 0.5 * (1 + 1 - 1 - 0) + 0.5 * (0 + 2 - 1 - log 2)
+    kl = kl_divergence(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(2.0)]]))
+    assert kl.item() == pytest.approx(0.5 + 0.5 * (1 - math.log(2)), abs=1e-6)
+
+
+def test_kl_closed_form_matches_monte_carlo():
+    mu, logvar = torch.tensor([[0.7, -1.2]]), torch.tensor([[-0.5, 0.3]])
+    torch.manual_seed(0)
+    z = reparameterize(mu.expand(400000, 2), logvar.expand(400000, 2))
+    log_q = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(1)
+    log_p = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1)
+    assert (log_q - log_p).mean().item() == pytest.approx(kl_divergence(mu, logvar).item(), abs=0.01)
+
+
+def test_bernoulli_nll_hand_computed():
+    x = torch.full((2, 1, 28, 28), -1.0)
+    x[1] = 1.0
+    # logits 0 -> p = 0.5 for every pixel, whatever the target: 784 * log 2
+    assert bernoulli_nll(torch.zeros(2, 1, 28, 28), x).tolist() == pytest.approx([784 * math.log(2)] * 2)
+    # logits 2 on a full-ink image: -log sigmoid(2) per pixel
+    assert bernoulli_nll(torch.full((1, 1, 28, 28), 2.0), x[1:]).item() == \
+        pytest.approx(784 * -math.log(1 / (1 + math.exp(-2))), rel=1e-5)
+
+
+def test_gaussian_nll_hand_computed():
+    x = torch.zeros(1, 1, 28, 28)
+    mean = torch.full((1, 1, 28, 28), 0.5)
+    log_sigma = torch.tensor(math.log(0.5))
+    # per pixel: 0.25 / (2 * 0.25) + log 0.5 + 0.5 log(2 pi)
+    want = 784 * (0.5 + math.log(0.5) + 0.5 * math.log(2 * math.pi))
+    assert gaussian_nll(mean, x, log_sigma).item() == pytest.approx(want, rel=1e-5)
+    # sigma is floored at 0.01
+    assert gaussian_nll(x, x, torch.tensor(-50.0)).item() == \
+        pytest.approx(784 * (math.log(0.01) + 0.5 * math.log(2 * math.pi)), rel=1e-5)
+
+
+def test_vae_loss_sums_over_pixels_and_dims_and_averages_over_the_batch():
+    model = tiny_model()
+    x = _x(6)
+    torch.manual_seed(1)
+    terms = vae_loss(model, x, beta=3.0)
+    torch.manual_seed(1)
+    raw, mu, logvar = model(x)
+    per_item_recon = model.reconstruction_nll(raw, x)
+    assert per_item_recon.shape == (6,)
+    assert terms["recon"].item() == pytest.approx(per_item_recon.mean().item(), rel=1e-6)
+    assert terms["kl"].item() == pytest.approx(kl_divergence(mu, logvar).mean().item(), rel=1e-6)
+    assert terms["loss"].item() == pytest.approx(terms["recon"].item() + 3.0 * terms["kl"].item(), rel=1e-6)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = tiny_model(latent_dim=5, conditional=True)
+    path = save_checkpoint(tmp_path / "sub" / "m.pt", model, config={"beta": 2.0}, history={"train_loss": [3.0]})
+    loaded = load_checkpoint(path)
+    assert not loaded.training and loaded.latent_dim == 5 and loaded.num_classes == 10
+    assert loaded.arch() == model.arch() and loaded.config == {"beta": 2.0}
+    assert loaded.history == {"train_loss": [3.0]}
+    z, y = torch.randn(3, 5), torch.tensor([1, 2, 3])
+    assert torch.equal(loaded.decode(z, y), model.decode(z, y))
+    payload = read_checkpoint(path)
+    assert payload["format_version"] == CHECKPOINT_VERSION
+    assert payload["normalization"]["range"] == [-1.0, 1.0]
+    assert [p.name for p in path.parent.iterdir()] == ["m.pt"]  # no temporary file left behind
+
+
+def test_export_drops_the_optimizer_state(tmp_path):
+    model = tiny_model()
+    save_checkpoint(tmp_path / "t.pt", model, training_state={"optimizer": {"x": torch.zeros(1000)}, "epoch": 2})
+    export_checkpoint(tmp_path / "t.pt", tmp_path / "s.pt")
+    assert "training_state" not in read_checkpoint(tmp_path / "s.pt")
+    assert "training_state" in read_checkpoint(tmp_path / "t.pt")
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="No checkpoint at .*nope.pt.*notebook 02"):
+        load_checkpoint(tmp_path / "nope.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"definitely not a checkpoint" * 10)
+    with pytest.raises(CheckpointError, match="could not be read as a checkpoint"):
+        load_checkpoint(junk)
+    good = save_checkpoint(tmp_path / "good.pt", tiny_model())
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_checkpoint(truncated)
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": tiny_model().state_dict()}, other)
+    with pytest.raises(CheckpointError, match="not a vae-latent-lab checkpoint"):
+        load_checkpoint(other)
+    payload = read_checkpoint(good)
+    payload["format_version"] = CHECKPOINT_VERSION + 1
+    torch.save(payload, tmp_path / "newer.pt")
+    with pytest.raises(CheckpointError, match="newer than this code reads"):
+        load_checkpoint(tmp_path / "newer.pt")
+    cond = save_checkpoint(tmp_path / "cond.pt", tiny_model(conditional=True))
+    with pytest.raises(CheckpointError, match="holds a conditional VAE but an unconditional one is expected"):
+        load_checkpoint(cond, conditional=False)
+    payload = read_checkpoint(good)
+    payload["arch"]["latent_dim"] = 9
+    torch.save(payload, tmp_path / "mismatch.pt")
+    with pytest.raises(CheckpointError, match="do not fit the architecture"):
+        load_checkpoint(tmp_path / "mismatch.pt")
+
+
+def test_loading_never_runs_code_from_the_file(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "vae-latent-lab checkpoint", "payload": Evil()}, path)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "m.pt", tiny_model(seed=0))
+    before = path.read_bytes()
+
+    def dies_halfway(obj, fh, *a, **k):
+        fh.write(b"half a checkpoint")
+        raise KeyboardInterrupt("killed mid-save")
+
+    monkeypatch.setattr(torch, "save", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, tiny_model(seed=1))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def test_shipped_checkpoint_follows_the_public_api():
+    model = load_checkpoint(ROOT / "checkpoints" / "vae.pt")
+    assert isinstance(model, torch.nn.Module) and not model.training
+    assert next(model.parameters()).device.type == "cpu"
+    assert model.latent_dim == 16 and not model.conditional
+    assert model.config["epochs"] == len(model.history["train_loss"])
+    x = model.sample(8, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (8, 1, 28, 28) and -1 <= x.min() and x.max() <= 1
+    assert (ROOT / "checkpoints" / "vae.pt").stat().st_size < 5e6

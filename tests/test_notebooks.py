@@ -1,0 +1,112 @@
+"""Papermill runs of all four notebooks with tiny parameters, in a temporary folder, asserting on
+what they produce; plus the structure every lesson must have."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from conftest import ROOT, offline_data_dir
+
+NB_DIR = ROOT / "notebooks"
+NOTEBOOKS = ["01_data", "02_train_vae", "03_latent_visualization", "04_generation_interpolation"]
+
+
+def run(name, tmp_path, **params):
+    out = tmp_path / f"{name}.out.ipynb"
+    pm.execute_notebook(str(NB_DIR / f"{name}.ipynb"), str(out), cwd=str(NB_DIR),
+                        parameters={"DATA_DIR": str(offline_data_dir()), **params},
+                        progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(out, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    # a notebook that "ran" must have executed every code cell (pytorch/tutorials' 0-second rule)
+    assert code and all(c.execution_count for c in code), f"{name}: cells left unexecuted"
+    text = "\n".join(o.get("text", "") for c in code for o in c.outputs if o.output_type == "stream")
+    images = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    return nb, text, images
+
+
+def number(pattern, text):
+    m = re.search(pattern, text)
+    assert m, f"{pattern!r} not in output"
+    return float(m.group(1))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_a_lesson(name):
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    assert nb.cells[0].cell_type == "markdown"
+    assert "## What you will learn" in nb.cells[0].source and "## What you need" in nb.cells[0].source
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    names = re.findall(r"^([A-Z_][A-Z0-9_]*)\s*=", tagged[0].source, re.M)
+    assert {"SEED", "DATA_DIR"} <= set(names)
+    for line in tagged[0].source.splitlines():
+        if re.match(r"^[A-Z_]+\s*=", line):
+            assert "#" in line, f"{name}: parameter without a comment: {line}"
+    assert "## Exercises" in nb.cells[-1].source and "Hint" in nb.cells[-1].source
+    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_01_data(tmp_path):
+    _, text, images = run("01_data", tmp_path, N_EXAMPLES=2)
+    assert "train images (60000, 28, 28)" in text and "test  images (10000, 28, 28)" in text
+    assert "perfectly balanced: True" in text and "round trip exact: True" in text
+    assert images >= 5
+
+
+def test_02_trains_saves_and_03_04_use_that_checkpoint(tmp_path):
+    ckpt = tmp_path / "my_vae.pt"
+    _, text, images = run("02_train_vae", tmp_path, EPOCHS=2, TRAIN_SUBSET=600, LATENT_DIM=8,
+                          CHECKPOINT_OUT=str(ckpt), SEED=1)
+    from helpers.model import load_checkpoint
+
+    model = load_checkpoint(ckpt)
+    assert model.latent_dim == 8 and len(model.history["train_loss"]) == 2
+    assert model.config["train_size"] == 600 and model.config["seed"] == 1
+    assert "reloaded model decodes identically: True" in text
+    assert "latent_dim = 8" in text
+    assert 0.0 <= number(r"accuracy on their reconstructions: ([\d.]+)", text) <= 1.0
+    assert images >= 3  # loss curves, reconstructions
+
+    _, text3, images3 = run("03_latent_visualization", tmp_path, CHECKPOINT=str(ckpt), N_POINTS=300)
+    assert "latent_dim = 8" in text3 and "t-SNE of 300 codes" in text3
+    assert 0.1 < number(r"latent kNN accuracy \(k=5, train codes -> test codes\): ([\d.]+)", text3) <= 1.0
+    assert -1.0 <= number(r"silhouette of the test codes by class: (-?[\d.]+)", text3) <= 1.0
+    assert len(re.findall(r"of '.+' test codes are voted '.+'", text3)) == 5
+    assert images3 >= 5
+
+    _, text4, images4 = run("04_generation_interpolation", tmp_path, CHECKPOINT=str(ckpt), N_SAMPLES=4, STEPS=3)
+    assert "latent_dim = 8" in text4
+    assert "both paths start at z_A and end at z_B: True" in text4
+    assert images4 >= 3
+
+
+def test_03_and_04_fall_back_to_the_shipped_checkpoint(tmp_path):
+    """With no run of notebook 02 (an empty runs/ folder), 03 and 04 use checkpoints/vae.pt."""
+    _, text, _ = run("04_generation_interpolation", tmp_path, N_SAMPLES=4, STEPS=4,
+                     ITEM_A="Trouser:2", ITEM_B=5)
+    assert "model: vae.pt from checkpoints/" in text
+    assert re.search(r"interpolating test item \d+ \(Trouser\) -> 5 \(Trouser\)", text)
+    _, text3, _ = run("03_latent_visualization", tmp_path, N_POINTS=200)
+    assert "model: vae.pt from checkpoints/" in text3
+
+
+@pytest.mark.parametrize("name,params,message", [
+    ("02_train_vae", {"LATENT_DIM": 0}, "LATENT_DIM=0 is not allowed: LATENT_DIM must be a whole number >= 1"),
+    ("02_train_vae", {"BETA": -1.0}, "BETA=-1.0 is not allowed"),
+    ("02_train_vae", {"TRAIN_SUBSET": 70000}, "TRAIN_SUBSET=70000 is not allowed: TRAIN_SUBSET must be a whole number between 1 and 60000"),
+    ("02_train_vae", {"DEVICE": "gpu"}, "DEVICE='gpu' is not allowed"),
+    ("03_latent_visualization", {"CHECKPOINT": "missing.pt"}, "No checkpoint at missing.pt"),
+    ("04_generation_interpolation", {"ITEM_A": "Sock"}, "item 'Sock' is not allowed"),
+])
+def test_bad_parameters_stop_with_a_readable_error(tmp_path, name, params, message):
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        run(name, tmp_path, **params)
+    assert message in str(err.value)
