@@ -84,11 +84,11 @@ def check_optional_subset(name: str, value, *, available: int) -> int | None:
     return check_positive_int(name, value, maximum=available)
 
 
-def check_nonnegative_float(name: str, value) -> float:
-    """Return ``float(value)`` if it is a finite number >= 0, else raise ParameterError."""
+def check_nonnegative_float(name: str, value, *, positive: bool = False) -> float:
+    """Return ``float(value)`` if it is a finite number >= 0 (> 0 with ``positive``), else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < 0:
-        _fail(name, value, "a finite number >= 0")
+            or value < 0 or (positive and value == 0):
+        _fail(name, value, "a finite number " + ("> 0" if positive else ">= 0"))
     return float(value)
 
 

@@ -105,6 +105,7 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
     check_positive_int("EPOCHS", epochs)
     check_positive_int("BATCH_SIZE", batch_size)
     check_nonnegative_float("BETA", beta)
+    check_nonnegative_float("LEARNING_RATE", lr, positive=True)
     device = choose_device(device) if isinstance(device, str) else device
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -110,7 +110,11 @@ class LatentExplorer:
     def _on_pick(self, _change=None):
         if self._hold:
             return
-        self.nth.max = int((self.codes.labels == self.class_dd.value).sum()) - 1
+        self._hold = True  # clamping nth to the new class's size must not render a second time
+        try:
+            self.nth.max = int((self.codes.labels == self.class_dd.value).sum()) - 1
+        finally:
+            self._hold = False
         self.start_from_item(self._index_of(self.class_dd.value, self.nth.value))
 
     def _on_slider(self, change):

@@ -150,3 +150,15 @@ def test_find_item_forms(fmnist):
     for bad, msg in [(10000, "0..9999"), ("Sock", "class name"), ("Bag:1000", "0..999"), ("Bag:x", "0..999")]:
         with pytest.raises(ParameterError, match=msg):
             find_item(test.labels, bad)
+
+
+def test_half_finished_download_is_not_mistaken_for_data(tmp_path, monkeypatch):
+    """A download cut off mid-file in data/FashionMNIST/raw/ ends in a clear error, not bad data."""
+    folder = _fake_folder(tmp_path, n=300, layout="torchvision")
+    part = folder / "FashionMNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    part.write_bytes(part.read_bytes()[:1000])
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setattr(data_mod, "DEFAULT_DATA_DIR", folder)
+    with pytest.raises(DataError, match="half-finished download: delete it"):
+        load_fashion_mnist("train")
+    assert len(load_fashion_mnist("test")) == 300

@@ -188,3 +188,28 @@ def test_shipped_checkpoint_follows_the_public_api():
     x = model.sample(8, generator=torch.Generator().manual_seed(0))
     assert x.shape == (8, 1, 28, 28) and -1 <= x.min() and x.max() <= 1
     assert (ROOT / "checkpoints" / "vae.pt").stat().st_size < 5e6
+
+
+def test_a_process_killed_mid_save_leaves_a_loadable_checkpoint(tmp_path):
+    """A real child process saves over the same file in a loop and is SIGKILLed at a random moment."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "live.pt"
+    save_checkpoint(path, ConvVAE(latent_dim=3))
+    code = ("import sys, torch; sys.path.insert(0, %r)\n"
+            "from helpers.model import ConvVAE, save_checkpoint\n"
+            "print('ready', flush=True)\n"
+            "while True:\n"
+            "    save_checkpoint(%r, ConvVAE(latent_dim=3), history={'x': [float(torch.rand(1))]})\n"
+            % (str(ROOT), str(path)))
+    for delay in (0.05, 0.13, 0.31):
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        model = load_checkpoint(path)  # never a half-written file
+        assert model.latent_dim == 3
