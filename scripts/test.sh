@@ -2,12 +2,23 @@
 # Set up the environment, then run the whole test suite in one pytest run:
 #   tests/      unit tests of helpers/ and papermill runs of all four notebooks (tiny parameters)
 #   notebooks/  pytest --nbval-lax: every notebook executed in smoke mode, chosen outputs compared
+#   tests/test_browser.py drives notebook 04's explorer in JupyterLab + headless Chromium
 # Needs Fashion-MNIST offline or online: set FASHION_MNIST_DIR to a folder with the four IDX .gz
 # files (CI: ../shared/fashion-mnist). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
+# the browser test (tests/test_browser.py) needs a Chromium: Debian's package where we can install it
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[test] installing Debian's chromium for the browser test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "[test] no chromium on PATH: the browser test will use Playwright's own browser" \
+         "(run: .venv/bin/python -m playwright install chromium) or CHROMIUM_PATH" >&2
+  fi
+fi
 export VAE_LAB_SMOKE=1                     # notebooks pick their tiny CI defaults (same code)
 export VAE_LAB_RUNS_DIR="$(mktemp -d)"     # never touch a learner's runs/
 export MPLBACKEND=Agg

@@ -58,12 +58,14 @@ def test_picking_a_start_item_moves_every_slider():
     ex = _explorer()
     ex.class_dd.value = 3
     index = 3  # first item of class 3 in the fixture
+    # sliders show coordinates relative to the test codes' mean
     assert [round(s.value, 5) for s in ex.sliders] == \
-        [round(float(ex.codes.mu[index, i]), 5) for i in ex.dims]
+        [round(float(ex.codes.mu[index, i] - ex.center[i]), 5) for i in ex.dims]
     assert "test item 3" in ex.status.value
+    assert torch.equal(ex.current_code(), ex.codes.mu[index])
     ex.nth.value = 2
     assert [round(s.value, 5) for s in ex.sliders] == \
-        [round(float(ex.codes.mu[23, i]), 5) for i in ex.dims]
+        [round(float(ex.codes.mu[23, i] - ex.center[i]), 5) for i in ex.dims]
 
 
 def test_random_start_is_seeded():
@@ -90,3 +92,84 @@ def test_conditional_model_decodes_the_chosen_class():
     a = ex.image.value
     ex.decode_class.value = (ex.decode_class.value + 5) % 10
     assert ex.image.value != a
+
+
+def test_switching_mode_relabels_and_moves_every_slider_but_keeps_the_code():
+    ex = _explorer()
+    ex.set_slider(1, ex.sliders[1].min + 0.3 * (ex.sliders[1].max - ex.sliders[1].min))
+    code, png = ex.current_code().clone(), ex.image.value
+    ex.set_mode("principal directions")
+    assert [s.description for s in ex.sliders][0].startswith("PC1 (")
+    coords = (code - ex.center) @ ex.pca.components.T
+    for s, c in zip(ex.sliders, coords.tolist()):
+        assert s.value == pytest.approx(min(max(c, s.min), s.max), abs=1e-6)
+    assert torch.allclose(ex.current_code(), code) and ex.image.value == png
+    # moving a principal-direction slider moves the code along that direction only
+    ex.set_slider(0, 0.0)
+    moved = ex.current_code() - code
+    assert torch.allclose(moved, (0.0 - coords[0]) * ex.pca.components[0], atol=1e-5)
+    ex.set_mode("latent dimensions")
+    assert [s.description for s in ex.sliders] == [f"z[{i}]" for i in ex.dims]
+
+
+def test_attribute_slider_moves_along_the_class_mean_direction():
+    ex = _explorer()
+    ex.class_dd.value = 7
+    start_png = ex.image.value
+    ex.set_attribute(5, 1.0)
+    assert torch.allclose(ex.current_code(), ex.start + ex.class_means[5] - ex.class_means[7])
+    assert ex.image.value != start_png
+    ex.set_attribute(5, 0.0)
+    assert ex.image.value == start_png
+
+
+def test_interpolation_slider_runs_from_item_a_to_item_b():
+    ex = _explorer()
+    a_png = ex.image.value
+    ex.b_class.value = 4
+    ex.b_nth.value = 1  # test item 14
+    ex.set_interpolation(1.0)
+    assert torch.allclose(ex.current_code(), ex.codes.mu[14], atol=1e-5)
+    assert ex.image.value == to_png(ex.model.decode(ex.codes.mu[14:15])[0])
+    assert ex.t.value == 1.0
+    ex.method.value = "lerp"
+    half_lerp = ex.current_code().clone()
+    ex.set_interpolation(0.5)
+    assert torch.allclose(ex.current_code(), (ex.start + ex.codes.mu[14]) / 2, atol=1e-5)
+    assert not torch.allclose(half_lerp, ex.current_code())
+    ex.set_interpolation(0.0)
+    assert ex.image.value == a_png
+
+
+def test_the_map_marker_follows_the_code():
+    ex = _explorer()
+    a = ex.map_image.value
+    assert Image.open(io.BytesIO(a)).size == (200, 200)
+    ex.set_slider(0, ex.sliders[0].max)
+    assert ex.map_image.value != a
+    ex.reset()
+    assert ex.map_image.value == a
+
+
+def test_bad_mode_t_and_amount_are_refused():
+    ex = _explorer()
+    with pytest.raises(ParameterError, match="mode='pca' is not allowed"):
+        ex.set_mode("pca")
+    with pytest.raises(ParameterError, match="t=1.5 is not allowed"):
+        ex.set_interpolation(1.5)
+    with pytest.raises(ParameterError, match="amount=3.0 is not allowed"):
+        ex.set_attribute(2, 3.0)
+    with pytest.raises(ParameterError, match="target class=12 is not allowed"):
+        ex.set_attribute(12, 1.0)
+
+
+def test_many_latent_dims_show_the_most_varied_ones():
+    from conftest import tiny_model as make
+
+    model = make(latent_dim=20)
+    x = torch.rand(30, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    codes = encode_dataset(model, x, torch.arange(30) % 10)
+    ex = LatentExplorer(model, codes, x, max_sliders=6)
+    assert len(ex.sliders) == 6
+    top = torch.argsort(codes.mu.std(0), descending=True)[:6].sort().values.tolist()
+    assert ex.dims == top
