@@ -21,7 +21,7 @@ class FashionClassifier(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.features = nn.Sequential(
+        self.body = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
             nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
@@ -30,7 +30,13 @@ class FashionClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, 1, 28, 28) in [-1, 1] -> class logits (N, 10)."""
-        return self.head(self.features(x))
+        return self.head(self.body(x))
+
+    @torch.no_grad()
+    def features(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """The 128 penultimate activations (N, 128) that the Frechet distance compares."""
+        self.eval()
+        return torch.cat([self.body(xb) for xb in x.split(batch_size)])
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:

@@ -120,3 +120,13 @@ def class_means(codes: EncodedSet) -> torch.Tensor:
 def prior_samples(n: int, latent_dim: int, seed: int = 0) -> torch.Tensor:
     """n codes (n, latent_dim) drawn from the prior N(0, I) with their own seeded generator."""
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def manifold_codes(n: int = 15, spread: float = 0.95) -> torch.Tensor:
+    """An n x n grid of 2-D codes (n*n, 2), row-major with z2 decreasing down the rows, placed at
+    evenly spaced quantiles (from 1 - spread to spread) of N(0, 1) on each axis, so the grid
+    covers the prior's mass evenly (the classic "decoded manifold" of a 2-D VAE)."""
+    q = torch.linspace(1 - spread, spread, n, dtype=torch.float64)
+    vals = (torch.sqrt(torch.tensor(2.0, dtype=torch.float64)) * torch.erfinv(2 * q - 1)).float()
+    z1, z2 = torch.meshgrid(vals, vals.flip(0), indexing="xy")
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)

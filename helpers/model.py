@@ -5,6 +5,7 @@ Shapes and ranges (the public API in GUIDE.md):
 * ``encode(x[, y])``: x float (N, 1, 28, 28) in [-1, 1] -> (mu, logvar), each (N, latent_dim)
 * ``decode(z[, y])``: z (N, latent_dim) -> images (N, 1, 28, 28) in [-1, 1]
 * ``sample(n[, y])``: n new images (N, 1, 28, 28) in [-1, 1], z drawn from the prior N(0, I)
+  (for a conditional model the class's prior N(m_y, I))
 * a conditional model also takes class ids y: long (N,) in 0..9, and has ``num_classes == 10``
 
 Likelihood p(x|z), chosen by ``likelihood=``:
@@ -45,7 +46,10 @@ class ConvVAE(nn.Module):
 
     Encoder: 1x28x28 -conv4/2-> 32x14x14 -conv4/2-> 64x7x7 -> fc ``hidden`` -> (mu, logvar).
     Decoder: z -> fc ``hidden`` -> 64x7x7 -deconv4/2-> 32x14x14 -deconv4/2-> 1x28x28 logits.
-    Conditional: the one-hot class is appended to the encoder's features and to z.
+    Conditional: the one-hot class is appended to the encoder's features and to z, and is also
+    given to both transposed convolutions as 10 constant extra channels. The prior is
+    class-conditional, p(z|y) = N(m_y, I) with a learned mean m_y per class: the KL then charges
+    only for z - m_y, so the class sits in m_y for free and z - m_y holds the style.
     """
 
     def __init__(self, latent_dim: int = 16, hidden: int = 128, channels: tuple[int, int] = (32, 64),
@@ -71,13 +75,17 @@ class ConvVAE(nn.Module):
             nn.Linear(self.latent_dim + self.num_classes, hidden), nn.ReLU(),
             nn.Linear(hidden, flat), nn.ReLU(),
         )
+        nc = self.num_classes
         self.dec_conv = nn.Sequential(
-            nn.ConvTranspose2d(c2, c1, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(c1, 1, 4, 2, 1),
+            nn.ConvTranspose2d(c2 + nc, c1, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(c1 + nc, 1, 4, 2, 1),
         )
         if likelihood == "gaussian":
             #: log of the decoder's pixel noise sigma (on the [-1, 1] scale), learned
             self.log_sigma = nn.Parameter(torch.zeros(()))
+        if self.conditional:
+            #: the class-conditional prior's means m_y: (num_classes, latent_dim), learned
+            self.prior_mu = nn.Parameter(torch.zeros(nc, self.latent_dim))
 
     # -- architecture record, stored in checkpoints -------------------------------------------
     def arch(self) -> dict:
@@ -119,21 +127,34 @@ class ConvVAE(nn.Module):
 
         Bernoulli: l are the logits. Gaussian: the mean is ``2 * sigmoid(l) - 1``."""
         oh = self._onehot(y, z.shape[0])
-        if oh is not None:
-            z = torch.cat([z, oh], dim=1)
-        h = self.dec_fc(z).view(-1, self.channels[1], 7, 7)
-        return self.dec_conv(h)
+        if oh is None:
+            return self.dec_conv(self.dec_fc(z).view(-1, self.channels[1], 7, 7))
+        h = self.dec_fc(torch.cat([z, oh], dim=1)).view(-1, self.channels[1], 7, 7)
+        up1, relu, up2 = self.dec_conv
+        h = relu(up1(torch.cat([h, oh[:, :, None, None].expand(-1, -1, 7, 7)], dim=1)))
+        return up2(torch.cat([h, oh[:, :, None, None].expand(-1, -1, 14, 14)], dim=1))
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z (N, latent_dim) -> images (N, 1, 28, 28) in [-1, 1]: the mean of p(x|z)."""
         return 2.0 * torch.sigmoid(self.decode_logits(z, y)) - 1.0
 
+    def prior_mean(self, y: torch.Tensor | None = None, n: int = 1) -> torch.Tensor:
+        """Mean of the prior p(z|y) for each item: (n, latent_dim); zeros for an unconditional model."""
+        oh = self._onehot(y, n)
+        if oh is None:
+            return torch.zeros(n, self.latent_dim, device=self._device())
+        return oh @ self.prior_mu
+
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """KL(q(z|x[, y]) || p(z[|y])) per item: (N,). The prior is N(0, I), or N(m_y, I) if conditional."""
+        return kl_divergence(mu - self.prior_mean(y, mu.shape[0]), logvar)
+
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
-        """n new images (N, 1, 28, 28) in [-1, 1], decoded from z ~ N(0, I)."""
-        z = torch.randn(n, self.latent_dim, generator=generator).to(self._device())
-        return self.decode(z, y)
+        """n new images (N, 1, 28, 28) in [-1, 1], decoded from z ~ p(z) = N(0, I) (or N(m_y, I))."""
+        eps = torch.randn(n, self.latent_dim, generator=generator).to(self._device())
+        return self.decode(self.prior_mean(y, n) + eps, y)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
         """One stochastic pass: returns (raw decoder output, mu, logvar), z reparameterized."""
@@ -197,7 +218,7 @@ def vae_loss(model: "ConvVAE", x: torch.Tensor, y: torch.Tensor | None = None, b
     """
     raw, mu, logvar = model(x, y) if model.conditional else model(x)
     recon = model.reconstruction_nll(raw, x).mean()
-    kl = kl_divergence(mu, logvar).mean()
+    kl = model.kl(mu, logvar, y if model.conditional else None).mean()
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
 
 

@@ -375,8 +375,11 @@ class LatentExplorer:
         self._set_code(self.start)
 
     def start_from_prior(self, seed: int = 0):
-        """Start from a random code z ~ N(0, I) (seeded)."""
+        """Start from a random code z ~ N(0, I) (seeded); N(m_y, I) for the "decode as" class y of
+        a conditional model."""
         self.start = torch.randn(self.model.latent_dim, generator=torch.Generator().manual_seed(seed))
+        if self.conditional:
+            self.start = self.start + self.model.prior_mean(torch.tensor([self.decode_class.value]), 1)[0].cpu().detach()
         self.original.value = b""
         self.source_class = None
         self._reset_controls()

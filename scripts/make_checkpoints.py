@@ -1,11 +1,12 @@
 """Make the shipped checkpoints with the project's own code (documented in the README).
 
-    .venv/bin/python scripts/make_checkpoints.py            # classifier + vae.pt (about 9 min, 2-core CPU)
+    .venv/bin/python scripts/make_checkpoints.py            # classifier, vae.pt, cvae.pt (~10 min, 2-core CPU)
     .venv/bin/python scripts/make_checkpoints.py --only vae
 
 1. checkpoints/classifier.pt: the judge classifier (helpers.classifier), 4 epochs, seed 0.
 2. checkpoints/vae.pt: notebook 02 run by papermill on its real defaults (so the shipped model
    is exactly what a learner's default run makes), exported without optimizer state.
+3. checkpoints/cvae.pt: the same with CONDITIONAL=True.
 The executed notebook is kept in outputs/make_checkpoints/ as the record of the run.
 """
 
@@ -55,9 +56,11 @@ def make_vae(conditional: bool) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["classifier", "vae"], help="make just one of them")
+    ap.add_argument("--only", choices=["classifier", "vae", "cvae"], help="make just one of them")
     args = ap.parse_args()
     if args.only in (None, "classifier"):
         make_classifier()
     if args.only in (None, "vae"):
         make_vae(conditional=False)
+    if args.only in (None, "cvae"):
+        make_vae(conditional=True)

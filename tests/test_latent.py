@@ -87,3 +87,14 @@ def test_tsne_shape_and_seed():
 def test_prior_samples_are_seeded():
     assert torch.equal(prior_samples(4, 3, seed=2), prior_samples(4, 3, seed=2))
     assert prior_samples(4, 3).shape == (4, 3)
+
+
+def test_manifold_codes_sit_at_prior_quantiles():
+    from helpers.latent import manifold_codes
+
+    z = manifold_codes(n=5, spread=0.9)
+    assert z.shape == (25, 2)
+    normal = torch.distributions.Normal(0.0, 1.0)
+    assert torch.allclose(normal.cdf(z[:5, 0]), torch.linspace(0.1, 0.9, 5), atol=1e-5)  # z1 rises along a row
+    assert torch.allclose(z[::5, 1], z[:5, 0].flip(0))  # z2 falls down the rows
+    assert torch.allclose(z[12], torch.zeros(2), atol=1e-6)  # the centre is z = 0

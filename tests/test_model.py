@@ -213,3 +213,31 @@ def test_a_process_killed_mid_save_leaves_a_loadable_checkpoint(tmp_path):
         proc.wait()
         model = load_checkpoint(path)  # never a half-written file
         assert model.latent_dim == 3
+
+
+def test_shipped_conditional_checkpoint_follows_the_public_api():
+    model = load_checkpoint(ROOT / "checkpoints" / "cvae.pt", conditional=True)
+    assert model.num_classes == 10 and model.latent_dim == 16 and model.conditional
+    y = torch.arange(10)
+    x = model.sample(10, y, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (10, 1, 28, 28) and -1 <= x.min() and x.max() <= 1
+    mu, logvar = model.encode(x, y)
+    assert mu.shape == (10, 16) and model.decode(mu, y).shape == (10, 1, 28, 28)
+    assert (ROOT / "checkpoints" / "cvae.pt").stat().st_size < 5e6
+
+
+def test_conditional_prior_has_a_learned_mean_per_class():
+    model = tiny_model(latent_dim=3, conditional=True)
+    with torch.no_grad():
+        model.prior_mu.copy_(torch.arange(30, dtype=torch.float32).view(10, 3))
+    y = torch.tensor([2, 7])
+    assert model.prior_mean(y, 2).tolist() == [[6.0, 7.0, 8.0], [21.0, 22.0, 23.0]]
+    # KL is measured against N(m_y, I): zero when q equals it, the N(0, I) formula shifted otherwise
+    mu = model.prior_mean(y, 2)
+    assert model.kl(mu, torch.zeros(2, 3), y).tolist() == [0.0, 0.0]
+    assert model.kl(mu + 1.0, torch.zeros(2, 3), y).tolist() == pytest.approx([1.5, 1.5])
+    # samples are drawn around m_y: decoding m_y + eps with the same generator
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    eps = torch.randn(2, 3, generator=g2)
+    assert torch.allclose(model.sample(2, y, generator=g1), model.decode(mu + eps, y))
+    assert tiny_model().prior_mean(None, 4).tolist() == [[0.0] * 4] * 4

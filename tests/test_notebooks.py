@@ -80,12 +80,24 @@ def test_02_trains_saves_and_03_04_use_that_checkpoint(tmp_path):
     assert 0.1 < number(r"latent kNN accuracy \(k=5, train codes -> test codes\): ([\d.]+)", text3) <= 1.0
     assert -1.0 <= number(r"silhouette of the test codes by class: (-?[\d.]+)", text3) <= 1.0
     assert len(re.findall(r"of '.+' test codes are voted '.+'", text3)) == 5
+    assert "This model has latent_dim = 8: train one with LATENT_DIM = 2" in text3
     assert images3 == 6  # KL per dim, PCA, t-SNE, confusion, per-class bars, worst pair
 
-    _, text4, images4 = run("04_generation_interpolation", tmp_path, CHECKPOINT=str(ckpt), N_SAMPLES=4, STEPS=3)
+    _, text4, images4 = run("04_generation_interpolation", tmp_path, CHECKPOINT=str(ckpt), N_SAMPLES=4, STEPS=3,
+                            GENERATE_CLASS="Bag", N_STYLES=2)
     assert "latent_dim = 8" in text4
     assert "both paths start at z_A and end at z_B: True" in text4
-    assert images4 == 3  # prior samples, interpolation strips, norm along the paths
+    assert "conditional model: cvae.pt from checkpoints/, latent_dim = 16" in text4
+    assert 0 <= number(r"the judge classifier calls (\d+) of 16 samples 'Bag'", text4) <= 16
+    assert images4 == 5  # prior samples, interpolation strips, norms, chosen class, one z ten classes
+
+
+def test_03_draws_the_decoded_manifold_of_a_2d_model(tmp_path):
+    ckpt = tmp_path / "vae2d.pt"
+    run("02_train_vae", tmp_path, EPOCHS=1, TRAIN_SUBSET=400, LATENT_DIM=2, CHECKPOINT_OUT=str(ckpt))
+    _, text, images = run("03_latent_visualization", tmp_path, CHECKPOINT=str(ckpt), N_POINTS=200)
+    assert "latent_dim = 2" in text and "train one with LATENT_DIM = 2" not in text
+    assert images == 8  # the six of any model, then the decoded manifold and the 2-D code scatter
 
 
 def test_03_and_04_fall_back_to_the_shipped_checkpoint(tmp_path):
@@ -93,6 +105,7 @@ def test_03_and_04_fall_back_to_the_shipped_checkpoint(tmp_path):
     _, text, _ = run("04_generation_interpolation", tmp_path, N_SAMPLES=4, STEPS=4,
                      ITEM_A="Trouser:2", ITEM_B=5)
     assert "model: vae.pt from checkpoints/" in text
+    assert "conditional model: cvae.pt from checkpoints/" in text
     assert re.search(r"interpolating test item \d+ \(Trouser\) -> 5 \(Trouser\)", text)
     _, text3, _ = run("03_latent_visualization", tmp_path, N_POINTS=200)
     assert "model: vae.pt from checkpoints/" in text3
@@ -109,6 +122,9 @@ def test_03_and_04_fall_back_to_the_shipped_checkpoint(tmp_path):
     ("02_train_vae", {"DEVICE": "gpu"}, "DEVICE='gpu' is not allowed"),
     ("03_latent_visualization", {"CHECKPOINT": "missing.pt"}, "No checkpoint at missing.pt"),
     ("04_generation_interpolation", {"ITEM_A": "Sock"}, "item 'Sock' is not allowed"),
+    ("04_generation_interpolation", {"GENERATE_CLASS": "Sock"}, "GENERATE_CLASS='Sock' is not allowed"),
+    ("04_generation_interpolation", {"CVAE_CHECKPOINT": "../checkpoints/vae.pt"},
+     "holds an unconditional VAE but a conditional one is expected"),
 ])
 def test_bad_parameters_stop_with_a_readable_error(tmp_path, name, params, message):
     with pytest.raises(pm.PapermillExecutionError) as err:

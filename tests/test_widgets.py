@@ -173,3 +173,13 @@ def test_many_latent_dims_show_the_most_varied_ones():
     assert len(ex.sliders) == 6
     top = torch.argsort(codes.mu.std(0), descending=True)[:6].sort().values.tolist()
     assert ex.dims == top
+
+
+def test_random_start_of_a_conditional_model_is_drawn_around_the_class_prior_mean():
+    ex = _explorer(conditional=True)
+    with torch.no_grad():
+        ex.model.prior_mu.copy_(torch.arange(40, dtype=torch.float32).view(10, 4))
+    ex.decode_class.value = 3
+    ex.start_from_prior(seed=9)
+    eps = torch.randn(4, generator=torch.Generator().manual_seed(9))
+    assert torch.allclose(ex.start, eps + torch.tensor([12.0, 13.0, 14.0, 15.0]))
