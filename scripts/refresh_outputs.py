@@ -15,16 +15,15 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 for executed in sorted((ROOT / "outputs" / "series").glob("0*.ipynb")):
     target = ROOT / "notebooks" / executed.name
-    nb, src = nbformat.read(executed, as_version=4), nbformat.read(target, as_version=4)
-    if [(c.cell_type, c.source if c.cell_type == "code" else "") for c in nb.cells] != \
-            [(c.cell_type, c.source if c.cell_type == "code" else "") for c in src.cells]:
+    ran, nb = nbformat.read(executed, as_version=4), nbformat.read(target, as_version=4)
+    ran_code = [c for c in ran.cells if c.cell_type == "code"]
+    now_code = [c for c in nb.cells if c.cell_type == "code"]
+    if [c.source for c in ran_code] != [c.source for c in now_code]:
         raise SystemExit(f"{target.name}'s code changed since the series ran: run scripts/run_series.sh again")
-    for ran, now in zip(nb.cells, src.cells):
-        if now.cell_type == "markdown":
-            ran.source = now.source
+    for r, c in zip(ran_code, now_code):  # markdown stays as it is now; code cells get the run's outputs
+        c.outputs, c.execution_count = r.outputs, r.execution_count
+        c.metadata.pop("papermill", None)
+        c.metadata.pop("execution", None)
     nb.metadata.pop("papermill", None)
-    for cell in nb.cells:
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
     nbformat.write(nb, target)
     print(f"refreshed {target.relative_to(ROOT)}")
