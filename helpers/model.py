@@ -321,12 +321,12 @@ def load_checkpoint(path, device: str | torch.device = "cpu", conditional: bool 
     payload = read_checkpoint(path)
     arch = payload["arch"]
     if conditional is not None and bool(arch.get("conditional")) != conditional:
-        kind = "conditional" if arch.get("conditional") else "unconditional"
-        want = "conditional" if conditional else "unconditional"
+        kind = "a conditional" if arch.get("conditional") else "an unconditional"
+        want = "a conditional" if conditional else "an unconditional"
         raise CheckpointError(
-            f"{path} holds a {kind} VAE but {'a' if conditional else 'an'} {want} one is expected "
-            f"here. Point CHECKPOINT at {'a' if conditional else 'an'} {want} checkpoint (checkpoints/{'cvae' if conditional else 'vae'}.pt) or set "
-            f"CONDITIONAL = {not conditional}."
+            f"{path} holds {kind} VAE but {want} one is expected here. Point the checkpoint "
+            f"parameter (CHECKPOINT, or CVAE_CHECKPOINT in notebook 04) at {want} checkpoint "
+            f"such as checkpoints/{'cvae' if conditional else 'vae'}.pt."
         )
     model = ConvVAE(**arch)
     try:
