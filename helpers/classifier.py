@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import JUDGE_PATH
 from .model import CheckpointError, atomic_save
 
 CLASSIFIER_FORMAT = "vae-latent-lab classifier"
@@ -78,8 +79,9 @@ def save_classifier(path, model: FashionClassifier, test_accuracy: float):
                         "test_accuracy": float(test_accuracy)}, path)
 
 
-def load_classifier(path) -> FashionClassifier:
-    """Load a saved classifier (eval mode, CPU); its test accuracy is ``model.test_accuracy``."""
+def load_classifier(path=JUDGE_PATH) -> FashionClassifier:
+    """Load a saved classifier (eval mode, CPU), by default the shipped judge; its test accuracy
+    is ``model.test_accuracy``."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

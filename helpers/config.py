@@ -15,6 +15,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Shipped pretrained checkpoints (made by ``scripts/make_checkpoints.sh``).
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
+#: The judge classifier that checks whether reconstructions and samples keep their class.
+JUDGE_PATH = CHECKPOINT_DIR / "classifier.pt"
 #: Where torchvision downloads Fashion-MNIST when no offline folder is given.
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import DEFAULT_DATA_DIR
+from .config import DEFAULT_DATA_DIR, ParameterError
 
 #: The ten classes, in label order 0..9.
 CLASS_NAMES = (
@@ -64,7 +64,7 @@ class FashionMNIST:
         return to_model_range(self.images)
 
     def subset(self, n: int | None, seed: int = 0) -> "FashionMNIST":
-        """A class-stratified-by-chance random subset of ``n`` items (all when ``n`` is None)."""
+        """A seeded random subset of ``n`` items, in their original order (all when ``n`` is None)."""
         if n is None or n >= len(self):
             return self
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
@@ -224,8 +224,6 @@ def find_item(labels: torch.Tensor, spec) -> int:
     spec: an int (the item's index), a class name (its first item, e.g. "Sneaker"), or
     "<class name>:<k>" (its k-th item, counting from 0, e.g. "Sneaker:3").
     """
-    from .config import ParameterError
-
     if isinstance(spec, int) and not isinstance(spec, bool):
         if not 0 <= spec < len(labels):
             raise ParameterError(f"item {spec} is not allowed: use an index in 0..{len(labels) - 1}, "

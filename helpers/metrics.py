@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from .data import CLASS_NAMES, NUM_CLASSES
-from .latent import EncodedSet
+from .latent import EncodedSet, encode_dataset
+from .train import evaluate
 
 
 @dataclass
@@ -203,9 +204,6 @@ def evaluate_model(model, train_x, train_y, test_x, test_y, classifier, *, iw_k:
 
     iw_items: estimate log p(x) on the first ``iw_items`` test images only (all when None).
     """
-    from .latent import encode_dataset
-    from .train import evaluate
-
     y = test_y if model.conditional else None
     elbo = evaluate(model, test_x, y, beta=1.0, seed=seed)
     tr = encode_dataset(model, train_x, train_y)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import check_choice, check_nonnegative_float, check_positive_int
+from .config import ParameterError, check_choice, check_nonnegative_float, check_positive_int
 from .model import ConvVAE, load_checkpoint, read_checkpoint, save_checkpoint, vae_loss
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -37,8 +37,6 @@ def choose_device(device: str = "auto") -> torch.device:
 
     Asking for "cuda" or "mps" where there is none raises a ParameterError that says so.
     """
-    from .config import ParameterError
-
     check_choice("DEVICE", device, DEVICES)
     cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
     if device == "auto":

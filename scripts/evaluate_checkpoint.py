@@ -45,7 +45,7 @@ ROWS = [
 def main(paths: list[Path]) -> None:
     train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
     tx, ty, sx, sy = train.scaled(), train.labels, test.scaled(), test.labels
-    judge = load_classifier(CHECKPOINT_DIR / "classifier.pt")
+    judge = load_classifier()
     models = [load_checkpoint(p) for p in paths]
     results = [evaluate_model(m, tx, ty, sx, sy, judge, iw_k=100, n_samples=10000) for m in models]
     pixel_knn = float((knn_predict(tx.flatten(1), ty, sx.flatten(1), k=5) == sy).float().mean())

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers.classifier import save_classifier, train_classifier  # noqa: E402
-from helpers.config import CHECKPOINT_DIR  # noqa: E402
+from helpers.config import CHECKPOINT_DIR, JUDGE_PATH  # noqa: E402
 from helpers.data import load_fashion_mnist  # noqa: E402
 from helpers.model import export_checkpoint  # noqa: E402
 
@@ -33,7 +33,7 @@ def make_classifier() -> None:
     start = time.perf_counter()
     clf = train_classifier(train.scaled(), train.labels, epochs=4, seed=0)
     acc = float((clf.predict(test.scaled()) == test.labels).float().mean())
-    save_classifier(CHECKPOINT_DIR / "classifier.pt", clf, acc)
+    save_classifier(JUDGE_PATH, clf, acc)
     print(f"classifier: test accuracy {acc:.4f}, {time.perf_counter() - start:.0f} s")
 
 

@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers.classifier import load_classifier  # noqa: E402
-from helpers.config import CHECKPOINT_DIR  # noqa: E402
 from helpers.data import load_fashion_mnist  # noqa: E402
 from helpers.metrics import evaluate_model  # noqa: E402
 from helpers.model import ConvVAE  # noqa: E402
@@ -60,7 +59,7 @@ def run_grid(grid: str, out: Path, seed: int = 0) -> Path:
     train = load_fashion_mnist("train").subset(g["train_subset"], seed=seed)
     test = load_fashion_mnist("test").subset(g["test_subset"], seed=seed)
     tx, ty, sx, sy = train.scaled(), train.labels, test.scaled(), test.labels
-    judge = load_classifier(CHECKPOINT_DIR / "classifier.pt")
+    judge = load_classifier()
     configs = list(itertools.product(g["latent"], g["beta"], g["conditional"]))
     for i, (latent, beta, cond) in enumerate(configs, 1):
         if (latent, beta, cond) in done:
