@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .data import NUM_CLASSES
+from .model import LatentMixture
 
 
 @dataclass
@@ -115,6 +116,42 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
 def class_means(codes: EncodedSet) -> torch.Tensor:
     """Mean code of each class: (10, latent_dim)."""
     return torch.stack([codes.mu[codes.labels == c].mean(0) for c in range(NUM_CLASSES)])
+
+
+#: mixture components per group of the fitted sampler: 10 for the one group of an unconditional
+#: model (about one per garment kind), 4 per class for a conditional model
+SAMPLER_COMPONENTS = {False: 10, True: 4}
+
+
+def fit_latent_mixture(codes: EncodedSet, conditional: bool, components: int | None = None,
+                       seed: int = 0) -> LatentMixture:
+    """Fit the sampler that ``model.sample`` draws from: Gaussian mixtures over the training codes.
+
+    codes: ``encode_dataset`` of the training set. Unconditional: one mixture of ``components``
+    full-covariance Gaussians (default 10) over all posterior means mu; conditional: one mixture
+    (default 4 components) per class over that class's mu, so ``sample(n, y)`` stays in class y.
+    Each component's covariance also gets the group's mean posterior variance on its diagonal,
+    so the mixture approximates the aggregate posterior q(z) = mean_x q(z|x), not just its centres.
+    Set the result as ``model.sampler``; ``save_checkpoint`` stores it.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    k = SAMPLER_COMPONENTS[bool(conditional)] if components is None else int(components)
+    if k < 1:
+        raise ValueError(f"components={components!r} is not allowed: use a whole number >= 1")
+    groups = [codes.labels == c for c in range(NUM_CLASSES)] if conditional else [torch.ones(len(codes.mu), dtype=torch.bool)]
+    weights, means, trils = [], [], []
+    for mask in groups:
+        mu = codes.mu[mask].double()
+        if len(mu) < k:
+            raise ValueError(f"{len(mu)} codes cannot fit {k} mixture components: encode more training images")
+        gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-6).fit(mu.numpy())
+        cov = torch.from_numpy(gm.covariances_) + torch.diag(codes.logvar[mask].double().exp().mean(0))
+        weights.append(torch.from_numpy(gm.weights_))
+        means.append(torch.from_numpy(gm.means_))
+        trils.append(torch.linalg.cholesky(cov))
+    w = torch.stack(weights)
+    return LatentMixture(w / w.sum(1, keepdim=True), torch.stack(means), torch.stack(trils))
 
 
 def prior_samples(n: int, latent_dim: int, seed: int = 0) -> torch.Tensor:

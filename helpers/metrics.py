@@ -174,8 +174,10 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def sample_quality(model, classifier, test_x: torch.Tensor, n: int = 10000, seed: int = 0) -> dict:
-    """Judge n samples of the model with the classifier.
+def sample_quality(model, classifier, test_x: torch.Tensor, n: int = 10000, seed: int = 0,
+                   from_prior: bool = False) -> dict:
+    """Judge n samples of the model (``model.sample``; ``from_prior=True``: prior draws even if
+    the model has a fitted sampler) with the classifier.
 
     Returns {"frechet_distance"} between classifier features of the samples and of ``test_x``,
     and for a conditional model (asked classes 0..9 in turn) {"class_match"}: the share of
@@ -187,9 +189,9 @@ def sample_quality(model, classifier, test_x: torch.Tensor, n: int = 10000, seed
     for start in range(0, n, 1000):
         m = min(1000, n - start)
         if model.conditional:
-            chunks.append(model.sample(m, asked[start:start + m], generator=gen).cpu())
+            chunks.append(model.sample(m, asked[start:start + m], generator=gen, from_prior=from_prior).cpu())
         else:
-            chunks.append(model.sample(m, generator=gen).cpu())
+            chunks.append(model.sample(m, generator=gen, from_prior=from_prior).cpu())
     samples = torch.cat(chunks)
     out = {"frechet_distance": frechet_distance(classifier.features(samples).numpy(),
                                                 classifier.features(test_x).numpy())}
@@ -203,6 +205,8 @@ def evaluate_model(model, train_x, train_y, test_x, test_y, classifier, *, iw_k:
     """Every figure of the README's results table and of the study, as one flat dict.
 
     iw_items: estimate log p(x) on the first ``iw_items`` test images only (all when None).
+    Sample figures are for ``model.sample``; a model with a fitted sampler also gets them for
+    prior draws, under keys ending in ``_prior``.
     """
     y = test_y if model.conditional else None
     elbo = evaluate(model, test_x, y, beta=1.0, seed=seed)
@@ -222,4 +226,7 @@ def evaluate_model(model, train_x, train_y, test_x, test_y, classifier, *, iw_k:
         "class_kept": kept["classifier_on_reconstructions"],
     }
     out.update(sample_quality(model, classifier, test_x, n=n_samples, seed=seed))
+    if model.sampler is not None:
+        prior = sample_quality(model, classifier, test_x, n=n_samples, seed=seed, from_prior=True)
+        out.update({f"{k}_prior": v for k, v in prior.items()})
     return out

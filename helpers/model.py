@@ -4,8 +4,10 @@ Shapes and ranges (the public API in GUIDE.md):
 
 * ``encode(x[, y])``: x float (N, 1, 28, 28) in [-1, 1] -> (mu, logvar), each (N, latent_dim)
 * ``decode(z[, y])``: z (N, latent_dim) -> images (N, 1, 28, 28) in [-1, 1]
-* ``sample(n[, y])``: n new images (N, 1, 28, 28) in [-1, 1], z drawn from the prior N(0, I)
-  (for a conditional model the class's prior N(m_y, I))
+* ``sample(n[, y])``: n new images (N, 1, 28, 28) in [-1, 1], z drawn the way the model generates
+  best: from its fitted :class:`LatentMixture` (a Gaussian mixture fitted to the codes of the
+  training images, per class for a conditional model) when it has one, else from the prior
+  N(0, I) (for a conditional model the class's prior N(m_y, I)); ``from_prior=True`` forces the prior
 * a conditional model also takes class ids y: long (N,) in 0..9, and has ``num_classes == 10``
 
 Likelihood p(x|z), chosen by ``likelihood=``:
@@ -86,6 +88,9 @@ class ConvVAE(nn.Module):
         if self.conditional:
             #: the class-conditional prior's means m_y: (num_classes, latent_dim), learned
             self.prior_mu = nn.Parameter(torch.zeros(nc, self.latent_dim))
+        #: a fitted LatentMixture that sample() draws z from, or None (then the prior); see
+        #: helpers.latent.fit_latent_mixture. Not a weight: training clears it (it goes stale).
+        self.sampler: LatentMixture | None = None
 
     # -- architecture record, stored in checkpoints -------------------------------------------
     def arch(self) -> dict:
@@ -150,11 +155,22 @@ class ConvVAE(nn.Module):
         return kl_divergence(mu - self.prior_mean(y, mu.shape[0]), logvar)
 
     @torch.no_grad()
-    def sample(self, n: int, y: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """n new images (N, 1, 28, 28) in [-1, 1], decoded from z ~ p(z) = N(0, I) (or N(m_y, I))."""
+    def sample_codes(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                     from_prior: bool = False) -> torch.Tensor:
+        """n codes z (n, latent_dim): from the fitted sampler if there is one (and not
+        ``from_prior``), else from the prior N(0, I) (conditional: N(m_y, I))."""
+        oh = self._onehot(y, n)
+        if self.sampler is not None and not from_prior:
+            groups = torch.zeros(n, dtype=torch.long) if oh is None else oh.argmax(1).cpu()
+            return self.sampler.draw(groups, generator).to(self._device())
         eps = torch.randn(n, self.latent_dim, generator=generator).to(self._device())
-        return self.decode(self.prior_mean(y, n) + eps, y)
+        return self.prior_mean(y, n) + eps
+
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               from_prior: bool = False) -> torch.Tensor:
+        """n new images (N, 1, 28, 28) in [-1, 1]: ``decode(sample_codes(n, y), y)``."""
+        return self.decode(self.sample_codes(n, y, generator, from_prior), y)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
         """One stochastic pass: returns (raw decoder output, mu, logvar), z reparameterized."""
@@ -173,6 +189,62 @@ class ConvVAE(nn.Module):
         if self.likelihood == "gaussian":
             return gaussian_nll(2.0 * torch.sigmoid(raw) - 1.0, x, self.log_sigma)
         return bernoulli_nll(raw, x)
+
+
+class LatentMixture:
+    """A Gaussian mixture over latent codes, one per group: ``sample()``'s "better prior".
+
+    A VAE's prior N(0, I) and the codes its encoder actually uses (the aggregate posterior
+    q(z) = mean over the data of q(z|x)) never match exactly; prior draws that land between the
+    regions the decoder was trained on decode to blurry in-between images. Fitting a small
+    mixture to the training codes after training and sampling from it ("ex-post density
+    estimation", Ghosh et al. 2020) keeps samples where the decoder is good.
+
+    groups G: 1 for an unconditional model, 10 (one mixture per class) for a conditional one;
+    K components each. weights (G, K) sum to 1 per group; means (G, K, D); scale_tril (G, K, D, D)
+    lower-triangular Cholesky factors of the covariances.
+    """
+
+    def __init__(self, weights: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor):
+        self.weights = weights.double()
+        self.means = means.float()
+        self.scale_tril = scale_tril.float()
+        g, k, d = self.means.shape
+        if self.weights.shape != (g, k) or self.scale_tril.shape != (g, k, d, d):
+            raise ValueError(f"mixture shapes do not agree: weights {tuple(self.weights.shape)}, "
+                             f"means {tuple(self.means.shape)}, scale_tril {tuple(self.scale_tril.shape)}")
+        if not torch.allclose(self.weights.sum(1), torch.ones(g, dtype=torch.float64), atol=1e-4):
+            raise ValueError("mixture weights must sum to 1 in every group")
+
+    @property
+    def groups(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def components(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.means.shape[2]
+
+    def draw(self, groups: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One code per entry of ``groups`` (long (n,) in 0..G-1) -> (n, D) on the CPU."""
+        n = len(groups)
+        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        cum = self.weights.cumsum(1)[groups]  # (n, K)
+        comp = (u[:, None] > cum).sum(1).clamp_max(self.components - 1)
+        eps = torch.randn(n, self.latent_dim, generator=generator)
+        mean = self.means[groups, comp]
+        return mean + (self.scale_tril[groups, comp] @ eps.unsqueeze(2)).squeeze(2)
+
+    def state(self) -> dict:
+        """Plain tensors for a checkpoint."""
+        return {"weights": self.weights.clone(), "means": self.means.clone(), "scale_tril": self.scale_tril.clone()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "LatentMixture":
+        return cls(state["weights"], state["means"], state["scale_tril"])
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -253,6 +325,8 @@ def save_checkpoint(path, model: ConvVAE, *, config: dict | None = None, history
         "config": dict(config or {}),
         "history": dict(history or {}),
     }
+    if model.sampler is not None:
+        payload["sampler"] = model.sampler.state()
     if training_state is not None:
         payload["training_state"] = training_state
     return atomic_save(payload, path)
@@ -336,10 +410,38 @@ def load_checkpoint(path, device: str | torch.device = "cpu", conditional: bool 
             f"{path}: the weights do not fit the architecture {arch} "
             f"({str(err).splitlines()[0][:200]}). The file is damaged or was edited; re-train it."
         ) from None
+    if "sampler" in payload:
+        groups = model.num_classes or 1
+        try:
+            sampler = LatentMixture.from_state(payload["sampler"])
+            ok = sampler.groups == groups and sampler.latent_dim == model.latent_dim
+        except (KeyError, TypeError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise CheckpointError(
+                f"{path}: its fitted sampler does not fit the model (expected {groups} group(s) of "
+                f"{model.latent_dim}-D Gaussians). The file is damaged or was edited; re-fit it with "
+                f"helpers.latent.fit_latent_mixture and save again."
+            )
+        model.sampler = sampler
     model.config = payload.get("config", {})
     model.history = payload.get("history", {})
     return model.to(device).eval()
 
+
+
+def save_sampler(path, sampler: LatentMixture) -> Path:
+    """Store a fitted sampler in the existing checkpoint at ``path`` (replacing any), atomically.
+
+    Everything else in the file (weights, history, optimizer state for resuming) is kept.
+    """
+    payload = read_checkpoint(path)
+    groups = payload["arch"].get("conditional") and NUM_CLASSES or 1
+    if sampler.groups != groups or sampler.latent_dim != payload["arch"]["latent_dim"]:
+        raise ValueError(f"a sampler of {sampler.groups} group(s) of {sampler.latent_dim}-D Gaussians does not fit "
+                         f"the model in {path} ({groups} group(s), latent_dim {payload['arch']['latent_dim']})")
+    payload["sampler"] = sampler.state()
+    return atomic_save(payload, path)
 
 
 def export_checkpoint(src, dst) -> Path:

@@ -105,6 +105,7 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
     check_nonnegative_float("BETA", beta)
     check_nonnegative_float("LEARNING_RATE", lr, positive=True)
     device = choose_device(device) if isinstance(device, str) else device
+    model.sampler = None  # a fitted sampler describes the old weights' codes: re-fit after training
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = {k: [] for k in HISTORY_KEYS}

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from helpers.latent import class_means, encode_dataset, fit_pca, lerp, prior_samples, slerp, tsne_2d
+from helpers.latent import (EncodedSet, class_means, encode_dataset, fit_latent_mixture, fit_pca, lerp,
+                            prior_samples, slerp, tsne_2d)
 
 
 def test_lerp_is_the_straight_line():
@@ -98,3 +99,44 @@ def test_manifold_codes_sit_at_prior_quantiles():
     assert torch.allclose(normal.cdf(z[:5, 0]), torch.linspace(0.1, 0.9, 5), atol=1e-5)  # z1 rises along a row
     assert torch.allclose(z[::5, 1], z[:5, 0].flip(0))  # z2 falls down the rows
     assert torch.allclose(z[12], torch.zeros(2), atol=1e-6)  # the centre is z = 0
+
+
+def _clusters(conditional: bool):
+    """Codes in two well-separated 2-D blobs; for a conditional fit, classes 0-4 sit in the first
+    blob and 5-9 in the second."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(600, 2, generator=g) * 0.1 + torch.tensor([3.0, 0.0])
+    b = torch.randn(400, 2, generator=g) * 0.1 + torch.tensor([-3.0, 1.0])
+    mu = torch.cat([a, b])
+    labels = torch.cat([torch.arange(600) % 5, 5 + torch.arange(400) % 5])
+    if not conditional:  # spread over all ten classes: the unconditional fit must ignore labels
+        labels = torch.arange(1000) % 10
+    return EncodedSet(mu, torch.full((1000, 2), math.log(0.01)), labels)
+
+
+def test_fitted_mixture_recovers_two_blobs_and_adds_the_posterior_variance():
+    mix = fit_latent_mixture(_clusters(False), conditional=False, components=2)
+    assert (mix.groups, mix.components, mix.latent_dim) == (1, 2, 2)
+    order = mix.means[0, :, 0].argsort(descending=True)
+    assert torch.allclose(mix.means[0, order], torch.tensor([[3.0, 0.0], [-3.0, 1.0]]), atol=0.03)
+    assert torch.allclose(mix.weights[0, order], torch.tensor([0.6, 0.4], dtype=torch.float64), atol=1e-6)
+    cov = mix.scale_tril[0] @ mix.scale_tril[0].transpose(1, 2)
+    # blob variance 0.01 + mean posterior variance 0.01 on the diagonal
+    assert torch.allclose(cov.diagonal(dim1=1, dim2=2), torch.full((2, 2), 0.02), atol=0.004)
+    z = mix.draw(torch.zeros(5000, dtype=torch.long), torch.Generator().manual_seed(1))
+    assert z.shape == (5000, 2)
+    assert (z[:, 0] > 0).float().mean().item() == pytest.approx(0.6, abs=0.02)
+    assert torch.equal(z, mix.draw(torch.zeros(5000, dtype=torch.long), torch.Generator().manual_seed(1)))
+
+
+def test_conditional_mixture_draws_stay_in_the_asked_class():
+    mix = fit_latent_mixture(_clusters(True), conditional=True, components=1)
+    assert (mix.groups, mix.components) == (10, 1)
+    z = mix.draw(torch.tensor([0] * 100 + [7] * 100), torch.Generator().manual_seed(0))
+    assert (z[:100, 0] > 2).all() and (z[100:, 0] < -2).all()
+    assert torch.allclose(mix.means[7, 0], torch.tensor([-3.0, 1.0]), atol=0.03)
+    # classes without codes cannot be fitted
+    with pytest.raises(ValueError, match="0 codes cannot fit 1 mixture components"):
+        fit_latent_mixture(EncodedSet(torch.zeros(5, 2), torch.zeros(5, 2), torch.zeros(5).long()), True, 1)
+    with pytest.raises(ValueError, match="components=0 is not allowed"):
+        fit_latent_mixture(_clusters(True), conditional=True, components=0)

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from conftest import ROOT, tiny_model
-from helpers.model import (CHECKPOINT_VERSION, CheckpointError, ConvVAE, bernoulli_nll, export_checkpoint,
-                           gaussian_nll, kl_divergence, load_checkpoint, read_checkpoint, reparameterize,
-                           save_checkpoint, vae_loss)
+from helpers.model import (CHECKPOINT_VERSION, CheckpointError, ConvVAE, LatentMixture, bernoulli_nll,
+                           export_checkpoint, gaussian_nll, kl_divergence, load_checkpoint, read_checkpoint,
+                           reparameterize, save_checkpoint, save_sampler, vae_loss)
 
 
 def _x(n=5, seed=0):
@@ -241,3 +241,57 @@ def test_conditional_prior_has_a_learned_mean_per_class():
     eps = torch.randn(2, 3, generator=g2)
     assert torch.allclose(model.sample(2, y, generator=g1), model.decode(mu + eps, y))
     assert tiny_model().prior_mean(None, 4).tolist() == [[0.0] * 4] * 4
+
+
+def _point_mixture(groups: int, dim: int) -> LatentMixture:
+    """A mixture whose group g always gives the code (g, g, ...) (zero covariance)."""
+    means = torch.arange(groups, dtype=torch.float32)[:, None, None].expand(groups, 1, dim)
+    return LatentMixture(torch.ones(groups, 1), means, torch.zeros(groups, 1, dim, dim))
+
+
+def test_sample_draws_from_the_fitted_mixture_unless_asked_for_the_prior():
+    model = tiny_model(latent_dim=3, conditional=True)
+    model.sampler = _point_mixture(10, 3)
+    y = torch.tensor([2, 7])
+    assert model.sample_codes(2, y).tolist() == [[2.0] * 3, [7.0] * 3]
+    assert torch.equal(model.sample(2, y), model.decode(torch.tensor([[2.0] * 3, [7.0] * 3]), y))
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    prior = model.prior_mean(y, 2) + torch.randn(2, 3, generator=g2)
+    assert torch.allclose(model.sample_codes(2, y, g1, from_prior=True), prior)
+    unconditional = tiny_model(latent_dim=3)
+    unconditional.sampler = _point_mixture(1, 3)
+    assert unconditional.sample_codes(2).tolist() == [[0.0] * 3] * 2
+
+
+def test_the_fitted_sampler_travels_in_the_checkpoint_and_is_checked(tmp_path):
+    model = tiny_model(latent_dim=3, conditional=True)
+    model.sampler = _point_mixture(10, 3)
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    loaded = load_checkpoint(path)
+    assert torch.equal(loaded.sampler.means, model.sampler.means)
+    assert loaded.sample_codes(1, torch.tensor([4])).tolist() == [[4.0] * 3]
+    assert load_checkpoint(save_checkpoint(tmp_path / "p.pt", tiny_model(latent_dim=3))).sampler is None
+    payload = read_checkpoint(path)
+    payload["sampler"] = _point_mixture(1, 3).state()  # one group for a ten-class model
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"bad.pt: its fitted sampler does not fit the model \(expected 10 group"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_mixture_rejects_inconsistent_parts():
+    with pytest.raises(ValueError, match="mixture shapes do not agree"):
+        LatentMixture(torch.ones(2, 1), torch.zeros(2, 1, 3), torch.zeros(2, 1, 2, 2))
+    with pytest.raises(ValueError, match="weights must sum to 1"):
+        LatentMixture(torch.full((1, 2), 0.7), torch.zeros(1, 2, 3), torch.zeros(1, 2, 3, 3))
+
+
+def test_save_sampler_adds_it_to_a_training_checkpoint_and_keeps_the_rest(tmp_path):
+    model = tiny_model(latent_dim=3)
+    path = save_checkpoint(tmp_path / "t.pt", model, history={"train_loss": [1.0]},
+                           training_state={"optimizer": {"x": torch.ones(2)}, "epoch": 1})
+    save_sampler(path, _point_mixture(1, 3))
+    payload = read_checkpoint(path)
+    assert payload["history"] == {"train_loss": [1.0]} and payload["training_state"]["epoch"] == 1
+    assert load_checkpoint(path).sample_codes(2).tolist() == [[0.0] * 3] * 2
+    with pytest.raises(ValueError, match=r"1 group\(s\) of 4-D Gaussians does not fit the model in .*t.pt"):
+        save_sampler(path, _point_mixture(1, 4))

@@ -73,7 +73,12 @@ def test_02_trains_saves_and_03_04_use_that_checkpoint(tmp_path):
     assert "reloaded model decodes identically: True" in text
     assert "latent_dim = 8" in text
     assert 0.0 <= number(r"accuracy on their reconstructions: ([\d.]+)", text) <= 1.0
-    assert images == 2  # loss curves, reconstructions
+    assert "fitted 1 mixture(s) of 10 Gaussians to 600 training codes; saved into my_vae.pt" in text
+    assert number(r"samples from the prior N\(0, I\): Fréchet distance ([\d.]+)", text) > 0
+    assert number(r"samples from the fitted mixture: Fréchet distance ([\d.]+)", text) > 0
+    assert "reloaded model carries the fitted sampler: True" in text
+    assert model.sampler.groups == 1 and model.sampler.components == 10 and model.sampler.latent_dim == 8
+    assert images == 3  # loss curves, reconstructions, prior vs mixture samples
 
     _, text3, images3 = run("03_latent_visualization", tmp_path, CHECKPOINT=str(ckpt), N_POINTS=300)
     assert "latent_dim = 8" in text3 and "t-SNE of 300 codes" in text3
@@ -85,7 +90,7 @@ def test_02_trains_saves_and_03_04_use_that_checkpoint(tmp_path):
 
     _, text4, images4 = run("04_generation_interpolation", tmp_path, CHECKPOINT=str(ckpt), N_SAMPLES=4, STEPS=3,
                             GENERATE_CLASS="Bag", N_STYLES=2)
-    assert "latent_dim = 8" in text4
+    assert "latent_dim = 8" in text4 and "model.sample draws z from a mixture fitted to the training codes" in text4
     assert "both paths start at z_A and end at z_B: True" in text4
     assert "conditional model: cvae.pt from checkpoints/, latent_dim = 16" in text4
     assert 0 <= number(r"the judge classifier calls (\d+) of 16 samples 'Bag'", text4) <= 16
@@ -140,7 +145,7 @@ def test_same_parameters_same_printed_numbers(tmp_path):
 
     def numbers(text):
         keep = [line for line in text.splitlines()
-                if re.match(r"(epoch 1:|test negative ELBO|judge classifier|reconstruction \(|KL  )", line)]
+                if re.match(r"(epoch 1:|test negative ELBO|judge classifier|reconstruction \(|KL  |[\d,]+ samples from)", line)]
         return [re.sub(r", [\d.]+ s$", "", line) for line in keep]  # wall-clock time differs
 
-    assert len(numbers(a)) == 6 and numbers(a) == numbers(b)
+    assert len(numbers(a)) == 8 and numbers(a) == numbers(b)

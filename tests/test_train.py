@@ -3,6 +3,7 @@ import torch
 
 from conftest import tiny_model
 from helpers.config import ParameterError
+from helpers.latent import encode_dataset, fit_latent_mixture
 from helpers.model import load_checkpoint, read_checkpoint
 from helpers.train import HISTORY_KEYS, TrainingError, choose_device, set_seed, train_vae
 
@@ -67,11 +68,14 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(small,
     assert read_checkpoint(path)["training_state"]["epoch"] == 1
 
 
-def test_conditional_model_trains(small):
+def test_conditional_model_trains_and_a_stale_fitted_sampler_is_dropped(small, tmp_path):
     set_seed(0)
     model = tiny_model(conditional=True)
-    hist = train_vae(model, *small, epochs=1, batch_size=64, device="cpu", progress=False)
+    model.sampler = fit_latent_mixture(encode_dataset(model, small[0], small[1]), conditional=True, components=1)
+    hist = train_vae(model, *small, epochs=1, batch_size=64, device="cpu", progress=False,
+                     checkpoint=tmp_path / "c.pt")
     assert len(hist["train_loss"]) == 1 and model.num_classes == 10
+    assert model.sampler is None and "sampler" not in read_checkpoint(tmp_path / "c.pt")
 
 
 def test_bad_training_parameters(small):
