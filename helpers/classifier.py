@@ -1,7 +1,7 @@
 """A small Fashion-MNIST classifier that judges images made by the VAEs.
 
 It answers "does this reconstruction (or sample) still look like its class?" (notebook 02 and
-the README's results table). It is trained by ``scripts/make_checkpoints.sh`` and shipped as
+the README's results table). It is trained by ``scripts/make_checkpoints.py`` and shipped as
 ``checkpoints/classifier.pt``; its test accuracy is stored in the file.
 """
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 #: The repository root (this file lives in ``<root>/helpers/``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: Shipped pretrained checkpoints (made by ``scripts/make_checkpoints.sh``).
+#: Shipped pretrained checkpoints (made by ``scripts/make_checkpoints.py``).
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
 #: The judge classifier that checks whether reconstructions and samples keep their class.
 JUDGE_PATH = CHECKPOINT_DIR / "classifier.pt"

@@ -1,6 +1,7 @@
-"""Working in latent space: encoding a dataset, 2-D maps, and paths between codes.
+"""Working in latent space: encoding a dataset, fitting the sampler, 2-D maps, paths between codes.
 
-Taught in notebook 03 (encode, PCA, t-SNE) and notebook 04 (lerp, slerp, class directions).
+Taught in notebook 02 (the fitted sampler), notebook 03 (encode, PCA, t-SNE) and notebook 04
+(lerp, slerp, class directions).
 Codes are float32 tensors (N, latent_dim) on the CPU unless said otherwise.
 """
 

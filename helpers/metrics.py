@@ -175,13 +175,14 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
 
 @torch.no_grad()
 def sample_quality(model, classifier, test_x: torch.Tensor, n: int = 10000, seed: int = 0,
-                   from_prior: bool = False) -> dict:
+                   from_prior: bool = False, by_class: bool = False) -> dict:
     """Judge n samples of the model (``model.sample``; ``from_prior=True``: prior draws even if
     the model has a fitted sampler) with the classifier.
 
     Returns {"frechet_distance"} between classifier features of the samples and of ``test_x``,
     and for a conditional model (asked classes 0..9 in turn) {"class_match"}: the share of
-    samples the classifier assigns to the asked class.
+    samples the classifier assigns to the asked class (``by_class=True``: also
+    {"class_match_by_class"}, a list of 10 shares, one per asked class).
     """
     gen = torch.Generator().manual_seed(seed)
     asked = torch.arange(n) % NUM_CLASSES
@@ -196,7 +197,10 @@ def sample_quality(model, classifier, test_x: torch.Tensor, n: int = 10000, seed
     out = {"frechet_distance": frechet_distance(classifier.features(samples).numpy(),
                                                 classifier.features(test_x).numpy())}
     if model.conditional:
-        out["class_match"] = float((classifier.predict(samples) == asked).float().mean())
+        hit = (classifier.predict(samples) == asked).float()
+        out["class_match"] = float(hit.mean())
+        if by_class:
+            out["class_match_by_class"] = [float(hit[asked == c].mean()) for c in range(NUM_CLASSES)]
     return out
 
 

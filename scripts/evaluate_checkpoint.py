@@ -8,8 +8,11 @@ sample per image, seed 0), an importance-weighted log p(x) with K = 100 samples 
 accuracy with all 60,000 training codes as reference (a conditional encoder is given the true
 class), silhouette, reconstruction MSE, the judge classifier's accuracy on the reconstructions,
 and from 10,000 samples the Frechet distance of judge features to the test images' (and, for a
-conditional model, the share of samples judged to be the asked class). One column per checkpoint,
-plus the kNN vote on raw pixels as a baseline.
+conditional model, the share of samples judged to be the asked class), for ``model.sample`` (the
+fitted mixture when the checkpoint has one) and for plain prior draws. One column per checkpoint,
+plus the kNN vote on raw pixels as a baseline, the judge's accuracy on real test images (what a
+sampler that matched the data exactly would score on "judged the asked class"), and per asked
+class the share judged right.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.classifier import load_classifier  # noqa: E402
 from helpers.config import CHECKPOINT_DIR  # noqa: E402
-from helpers.data import load_fashion_mnist  # noqa: E402
-from helpers.metrics import evaluate_model, knn_predict  # noqa: E402
+from helpers.data import CLASS_NAMES, load_fashion_mnist  # noqa: E402
+from helpers.metrics import evaluate_model, knn_predict, sample_quality  # noqa: E402
 from helpers.model import count_parameters, load_checkpoint  # noqa: E402
 
 ROWS = [
@@ -38,7 +41,10 @@ ROWS = [
     ("reconstruction MSE per pixel ([0, 1] scale)", lambda m: f"{m['recon_mse']:.4f}"),
     ("judge classifier on reconstructions (class kept)", lambda m: f"{m['class_kept']:.4f}"),
     ("Frechet distance, 10,000 samples vs test (judge features)", lambda m: f"{m['frechet_distance']:.1f}"),
+    ("  the same for prior draws", lambda m: f"{m.get('frechet_distance_prior', m['frechet_distance']):.1f}"),
     ("samples judged to be the asked class", lambda m: f"{m['class_match']:.4f}" if "class_match" in m else "n/a"),
+    ("  the same for prior draws",
+     lambda m: f"{m.get('class_match_prior', m['class_match']):.4f}" if "class_match" in m else "n/a"),
 ]
 
 
@@ -60,6 +66,15 @@ def main(paths: list[Path]) -> None:
         print(f"| {name} | " + " | ".join(fmt(r) for r in results) + " |")
     print(f"| baseline: kNN on raw pixels (784-D, k=5) | {pixel_knn:.4f} |" + " |" * (len(paths) - 1))
     print(f"| judge classifier on the real test images | {judge.test_accuracy:.4f} |" + " |" * (len(paths) - 1))
+    real = judge.predict(sx) == sy
+    print("\nper class: " + ", ".join(CLASS_NAMES))
+    print("judge on real test images: " + " ".join(f"{float(real[sy == c].float().mean()):.2f}" for c in range(10)))
+    for p, m in zip(paths, models):
+        if m.conditional:
+            for prior in (False, True):
+                q = sample_quality(m, judge, sx, n=10000, from_prior=prior, by_class=True)
+                print(f"{p.name} samples judged the asked class ({'prior' if prior else 'model.sample'}): "
+                      + " ".join(f"{v:.2f}" for v in q["class_match_by_class"]))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ run (fits a 2-core CPU): 5 epochs on a fixed random 20,000 training images, batc
 Measured on the test set: negative ELBO (recon + KL), an importance-weighted log p(x) with K = 50
 samples on the first 1,000 test images, active units, kNN (k = 5) and linear-probe accuracy with
 the 20,000 training codes as reference, silhouette, reconstruction MSE, class kept, and from
-5,000 samples the Frechet distance of judge-classifier features (and class match, conditional).
+5,000 samples the Frechet distance of judge-classifier features (and class match, conditional),
+both for ``model.sample`` with the mixture sampler fitted to the run's training codes (as notebook
+02 does) and for plain prior draws (columns ending in ``_prior``).
 Each finished run is appended to the CSV at once, so an interrupted study resumes where it
 stopped (runs already in the CSV are skipped).
 """
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.classifier import load_classifier  # noqa: E402
 from helpers.data import load_fashion_mnist  # noqa: E402
+from helpers.latent import encode_dataset, fit_latent_mixture  # noqa: E402
 from helpers.metrics import evaluate_model  # noqa: E402
 from helpers.model import ConvVAE  # noqa: E402
 from helpers.train import set_seed, train_vae  # noqa: E402
@@ -41,7 +44,7 @@ GRIDS = {
 KEYS = ["latent_dim", "beta", "conditional", "epochs", "train_size", "train_seconds"]
 METRICS = ["test_neg_elbo", "test_recon", "test_kl", "iw_log_likelihood", "iw_k", "iw_items", "active_units",
            "knn_accuracy", "linear_probe_accuracy", "silhouette", "recon_mse", "class_kept",
-           "frechet_distance", "class_match"]
+           "frechet_distance", "frechet_distance_prior", "class_match", "class_match_prior"]
 
 
 def done_runs(csv_path: Path) -> set:
@@ -69,6 +72,7 @@ def run_grid(grid: str, out: Path, seed: int = 0) -> Path:
         t0 = time.perf_counter()
         train_vae(model, tx, ty, epochs=g["epochs"], beta=beta, seed=seed, device="cpu", progress=False)
         seconds = time.perf_counter() - t0
+        model.sampler = fit_latent_mixture(encode_dataset(model, tx, ty), conditional=cond, seed=seed)
         m = evaluate_model(model, tx, ty, sx, sy, judge, iw_k=g["iw_k"], iw_items=g["iw_items"],
                            n_samples=g["n_samples"], seed=seed)
         row = {"latent_dim": latent, "beta": beta, "conditional": cond, "epochs": g["epochs"],

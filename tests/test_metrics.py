@@ -45,7 +45,7 @@ from torch import nn  # noqa: E402
 from conftest import tiny_model  # noqa: E402
 from helpers.metrics import (active_units, evaluate_model, frechet_distance, importance_weighted_ll,  # noqa: E402
                              linear_probe_accuracy, reconstruction_mse, reconstruct, sample_quality)
-from helpers.model import gaussian_nll  # noqa: E402
+from helpers.model import LatentMixture, gaussian_nll  # noqa: E402
 
 
 class LinearGaussian(nn.Module):
@@ -146,6 +146,24 @@ def test_sample_quality_asks_classes_in_turn_and_compares_features():
     assert set(sample_quality(tiny_model(), StubJudge(), x, n=50)) == {"frechet_distance"}
 
 
+def test_sample_quality_per_class_and_prior_draws():
+    class FirstThree(StubJudge):
+        def predict(self, x):  # right for the first three of every ten asked classes only
+            return torch.where(torch.arange(len(x)) % 10 < 3, torch.arange(len(x)) % 10, torch.tensor(9))
+
+    model = tiny_model(conditional=True)
+    x = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    q = sample_quality(model, FirstThree(), x, n=200, by_class=True)
+    assert q["class_match_by_class"] == [1.0, 1.0, 1.0] + [0.0] * 6 + [1.0]
+    assert q["class_match"] == pytest.approx(0.4)
+    # prior draws differ from draws of a fitted (here: point) mixture, so their distances differ
+    model.sampler = LatentMixture(torch.ones(10, 1), torch.full((10, 1, 4), 5.0), torch.zeros(10, 1, 4, 4))
+    fitted = sample_quality(model, StubJudge(), x, n=100)["frechet_distance"]
+    prior = sample_quality(model, StubJudge(), x, n=100, from_prior=True)["frechet_distance"]
+    assert prior == sample_quality(tiny_model(conditional=True), StubJudge(), x, n=100)["frechet_distance"]
+    assert fitted != prior
+
+
 def test_evaluate_model_reports_every_figure():
     model = tiny_model(conditional=True)
     g = torch.Generator().manual_seed(0)
@@ -159,3 +177,13 @@ def test_evaluate_model_reports_every_figure():
     for key in ("knn_accuracy", "linear_probe_accuracy", "class_kept"):
         assert 0.0 <= out[key] <= 1.0
     assert 0 <= out["active_units"] <= 4 and out["recon_mse"] > 0
+
+
+def test_evaluate_model_adds_prior_figures_when_a_sampler_is_fitted():
+    model = tiny_model(conditional=True)
+    model.sampler = LatentMixture(torch.ones(10, 1), torch.zeros(10, 1, 4), torch.eye(4).expand(10, 1, 4, 4))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(60, 1, 28, 28, generator=g) * 2 - 1, torch.arange(60) % 10
+    out = evaluate_model(model, x, y, x[:30], y[:30], StubJudge(), iw_k=4, iw_items=10, n_samples=40)
+    assert {"frechet_distance_prior", "class_match_prior"} <= set(out)
+    assert out["class_match_prior"] == 1.0 and math.isfinite(out["frechet_distance_prior"])
