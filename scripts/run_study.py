@@ -102,7 +102,7 @@ def plot(csv_path: Path, png: Path) -> None:
     panels = [("iw_log_likelihood", "log p(x), IW estimate (nats, higher is better)"),
               ("test_kl", "KL term (nats)"), ("active_units", "active latent units"),
               ("knn_accuracy", "latent kNN accuracy (k=5)"), ("recon_mse", "reconstruction MSE (pixel scale)"),
-              ("frechet_distance", "Frechet distance of samples (lower is better)")]
+              ("frechet_distance", "Frechet distance, mixture samples (lower is better)")]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     betas = sorted({float(r["beta"]) for r in rows})
     colors = dict(zip(betas, ["tab:blue", "tab:orange", "tab:green", "tab:red"]))
