@@ -95,6 +95,26 @@ def lab(tmp_path):
     log.close()
 
 
+def run_all_cells(page, sliders, attempts: int = 3) -> None:
+    """Run > Run All Cells, as a learner would, until the kernel takes the cells.
+
+    On a cold start (a fresh .venv) JupyterLab can report the kernel idle before its session
+    is ready; a Run All clicked then clears the outputs but executes nothing (every prompt
+    stays "[ ]"). So: click, wait for a queued or running cell ("[*]") or the explorer itself,
+    and click again if neither shows up.
+    """
+    busy = page.locator(".jp-InputPrompt", has_text="[*]")
+    for _ in range(attempts):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if busy.count() or sliders.count():
+                return
+            page.wait_for_timeout(250)
+    pytest.fail(f"JupyterLab did not execute the notebook after {attempts} clicks on Run All Cells")
+
+
 def test_explorer_slider_drag_changes_the_image_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
 
@@ -109,10 +129,8 @@ def test_explorer_slider_drag_changes_the_image_in_jupyterlab(lab):
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}", timeout=60000)
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60000)
-            # Run > Run All Cells, as a learner would
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             sliders = page.locator(".widget-slider .noUi-handle")
+            run_all_cells(page, sliders)
             sliders.first.wait_for(state="visible", timeout=120000)
             page.wait_for_timeout(1500)  # let the first render land
             images = page.locator("img.widget-image")
