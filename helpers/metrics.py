@@ -205,12 +205,14 @@ def sample_quality(model, classifier, test_x: torch.Tensor, n: int = 10000, seed
 
 
 def evaluate_model(model, train_x, train_y, test_x, test_y, classifier, *, iw_k: int = 100,
-                   iw_items: int | None = None, n_samples: int = 10000, seed: int = 0) -> dict:
+                   iw_items: int | None = None, n_samples: int = 10000, seed: int = 0,
+                   by_class: bool = False) -> dict:
     """Every figure of the README's results table and of the study, as one flat dict.
 
     iw_items: estimate log p(x) on the first ``iw_items`` test images only (all when None).
     Sample figures are for ``model.sample``; a model with a fitted sampler also gets them for
-    prior draws, under keys ending in ``_prior``.
+    prior draws, under keys ending in ``_prior``. by_class: a conditional model also gets
+    ``class_match_by_class`` (a list of 10 shares; the one value that is not a number).
     """
     y = test_y if model.conditional else None
     elbo = evaluate(model, test_x, y, beta=1.0, seed=seed)
@@ -229,8 +231,9 @@ def evaluate_model(model, train_x, train_y, test_x, test_y, classifier, *, iw_k:
         "recon_mse": reconstruction_mse(model, test_x, y),
         "class_kept": kept["classifier_on_reconstructions"],
     }
-    out.update(sample_quality(model, classifier, test_x, n=n_samples, seed=seed))
+    out.update(sample_quality(model, classifier, test_x, n=n_samples, seed=seed, by_class=by_class))
     if model.sampler is not None:
-        prior = sample_quality(model, classifier, test_x, n=n_samples, seed=seed, from_prior=True)
+        prior = sample_quality(model, classifier, test_x, n=n_samples, seed=seed, from_prior=True,
+                               by_class=by_class)
         out.update({f"{k}_prior": v for k, v in prior.items()})
     return out

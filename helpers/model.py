@@ -228,6 +228,11 @@ class LatentMixture:
     def latent_dim(self) -> int:
         return self.means.shape[2]
 
+    def fits(self, latent_dim: int, conditional: bool) -> bool:
+        """Whether this mixture can serve a model of that latent size and kind (10 groups for a
+        conditional model, 1 otherwise)."""
+        return self.latent_dim == latent_dim and self.groups == (NUM_CLASSES if conditional else 1)
+
     def draw(self, groups: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One code per entry of ``groups`` (long (n,) in 0..G-1) -> (n, D) on the CPU."""
         n = len(groups)
@@ -411,15 +416,14 @@ def load_checkpoint(path, device: str | torch.device = "cpu", conditional: bool 
             f"({str(err).splitlines()[0][:200]}). The file is damaged or was edited; re-train it."
         ) from None
     if "sampler" in payload:
-        groups = model.num_classes or 1
         try:
             sampler = LatentMixture.from_state(payload["sampler"])
-            ok = sampler.groups == groups and sampler.latent_dim == model.latent_dim
+            ok = sampler.fits(model.latent_dim, model.conditional)
         except (KeyError, TypeError, ValueError, AttributeError):
             ok = False
         if not ok:
             raise CheckpointError(
-                f"{path}: its fitted sampler does not fit the model (expected {groups} group(s) of "
+                f"{path}: its fitted sampler does not fit the model (expected {model.num_classes or 1} group(s) of "
                 f"{model.latent_dim}-D Gaussians). The file is damaged or was edited; re-fit it with "
                 f"helpers.latent.fit_latent_mixture and save again."
             )
@@ -429,17 +433,17 @@ def load_checkpoint(path, device: str | torch.device = "cpu", conditional: bool 
     return model.to(device).eval()
 
 
-
 def save_sampler(path, sampler: LatentMixture) -> Path:
     """Store a fitted sampler in the existing checkpoint at ``path`` (replacing any), atomically.
 
     Everything else in the file (weights, history, optimizer state for resuming) is kept.
     """
     payload = read_checkpoint(path)
-    groups = payload["arch"].get("conditional") and NUM_CLASSES or 1
-    if sampler.groups != groups or sampler.latent_dim != payload["arch"]["latent_dim"]:
+    arch = payload["arch"]
+    if not sampler.fits(arch["latent_dim"], bool(arch.get("conditional"))):
         raise ValueError(f"a sampler of {sampler.groups} group(s) of {sampler.latent_dim}-D Gaussians does not fit "
-                         f"the model in {path} ({groups} group(s), latent_dim {payload['arch']['latent_dim']})")
+                         f"the model in {path} ({NUM_CLASSES if arch.get('conditional') else 1} group(s), "
+                         f"latent_dim {arch['latent_dim']})")
     payload["sampler"] = sampler.state()
     return atomic_save(payload, path)
 

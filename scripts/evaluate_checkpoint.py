@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from helpers.classifier import load_classifier  # noqa: E402
 from helpers.config import CHECKPOINT_DIR  # noqa: E402
 from helpers.data import CLASS_NAMES, load_fashion_mnist  # noqa: E402
-from helpers.metrics import evaluate_model, knn_predict, sample_quality  # noqa: E402
+from helpers.metrics import evaluate_model, knn_predict  # noqa: E402
 from helpers.model import count_parameters, load_checkpoint  # noqa: E402
 
 ROWS = [
@@ -53,7 +53,7 @@ def main(paths: list[Path]) -> None:
     tx, ty, sx, sy = train.scaled(), train.labels, test.scaled(), test.labels
     judge = load_classifier()
     models = [load_checkpoint(p) for p in paths]
-    results = [evaluate_model(m, tx, ty, sx, sy, judge, iw_k=100, n_samples=10000) for m in models]
+    results = [evaluate_model(m, tx, ty, sx, sy, judge, iw_k=100, n_samples=10000, by_class=True) for m in models]
     pixel_knn = float((knn_predict(tx.flatten(1), ty, sx.flatten(1), k=5) == sy).float().mean())
     print("| figure | " + " | ".join(p.name for p in paths) + " |")
     print("|---|" + "---|" * len(paths))
@@ -69,12 +69,11 @@ def main(paths: list[Path]) -> None:
     real = judge.predict(sx) == sy
     print("\nper class: " + ", ".join(CLASS_NAMES))
     print("judge on real test images: " + " ".join(f"{float(real[sy == c].float().mean()):.2f}" for c in range(10)))
-    for p, m in zip(paths, models):
-        if m.conditional:
-            for prior in (False, True):
-                q = sample_quality(m, judge, sx, n=10000, from_prior=prior, by_class=True)
-                print(f"{p.name} samples judged the asked class ({'prior' if prior else 'model.sample'}): "
-                      + " ".join(f"{v:.2f}" for v in q["class_match_by_class"]))
+    for p, r in zip(paths, results):
+        for key, source in (("class_match_by_class", "model.sample"), ("class_match_by_class_prior", "prior")):
+            if key in r:
+                print(f"{p.name} samples judged the asked class ({source}): "
+                      + " ".join(f"{v:.2f}" for v in r[key]))
 
 
 if __name__ == "__main__":

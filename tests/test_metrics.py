@@ -187,3 +187,6 @@ def test_evaluate_model_adds_prior_figures_when_a_sampler_is_fitted():
     out = evaluate_model(model, x, y, x[:30], y[:30], StubJudge(), iw_k=4, iw_items=10, n_samples=40)
     assert {"frechet_distance_prior", "class_match_prior"} <= set(out)
     assert out["class_match_prior"] == 1.0 and math.isfinite(out["frechet_distance_prior"])
+    per_class = evaluate_model(model, x, y, x[:30], y[:30], StubJudge(), iw_k=4, iw_items=10, n_samples=40,
+                               by_class=True)
+    assert per_class["class_match_by_class"] == [1.0] * 10 == per_class["class_match_by_class_prior"]
