@@ -1,8 +1,8 @@
-"""Project paths, the smoke-test switch, and parameter checks shared by notebooks and helpers.
+"""Project paths, the smoke-mode switch, and the one table of parameter rules.
 
-Taught in every notebook's *parameters* section: each notebook checks its papermill parameters
-with the ``check_*`` functions here, so a wrong value ends in one readable :class:`ParameterError`
-that names the parameter, the value and what is allowed.
+Every notebook checks its papermill parameters with one call, ``check_parameters(SEED=SEED, ...)``:
+each name has exactly one rule in :data:`RULES`, and a wrong value ends in one readable
+:class:`ParameterError` that names the parameter, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def runs_dir() -> Path:
     return Path(os.environ.get("VAE_LAB_RUNS_DIR", PROJECT_ROOT / "runs"))
 
 
-def smoke_test() -> bool:
+def smoke_mode() -> bool:
     """True when ``VAE_LAB_SMOKE=1``: notebooks pick tiny defaults (CI), running the same code."""
     return os.environ.get("VAE_LAB_SMOKE", "0") == "1"
 
@@ -59,43 +59,98 @@ class ParameterError(ValueError):
     """A notebook or helper parameter has a value outside its allowed range."""
 
 
-def _fail(name: str, value, allowed: str) -> None:
+def _fail(name: str, value, allowed: str):
     raise ParameterError(f"{name}={value!r} is not allowed: {name} must be {allowed}.")
 
 
-def check_positive_int(name: str, value, *, maximum: int | None = None) -> int:
-    """Return ``value`` if it is an int >= 1 (and <= ``maximum``), else raise ParameterError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _fail(name, value, "a whole number >= 1" + (f" and <= {maximum}" if maximum else ""))
-    if maximum is not None and value > maximum:
-        _fail(name, value, f"a whole number between 1 and {maximum}")
-    return value
+def whole_number(minimum: int = 0, maximum: int | None = None, optional: bool = False):
+    """Rule: an int in [minimum, maximum] (``None`` too when ``optional``: "use all")."""
+    allowed = (f"a whole number between {minimum} and {maximum}" if maximum is not None
+               else f"a whole number >= {minimum}") + (" (or None)" if optional else "")
+
+    def check(name, value):
+        if value is None and optional:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
+                or (maximum is not None and value > maximum):
+            _fail(name, value, allowed)
+    return check
 
 
-def check_nonnegative_int(name: str, value) -> int:
-    """Return ``value`` if it is an int >= 0 (a seed, an index), else raise ParameterError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        _fail(name, value, "a whole number >= 0")
-    return value
+def number(minimum: float = 0.0, strictly_above: bool = False):
+    """Rule: a finite int or float >= minimum (> minimum with ``strictly_above``)."""
+    allowed = f"a finite number {'>' if strictly_above else '>='} {minimum:g}"
+
+    def check(name, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value < minimum or (strictly_above and value == minimum):
+            _fail(name, value, allowed)
+    return check
 
 
-def check_optional_subset(name: str, value, *, available: int) -> int | None:
-    """``None`` (use all data) or an int in [1, available]."""
-    if value is None:
-        return None
-    return check_positive_int(name, value, maximum=available)
+def one_of(*choices):
+    """Rule: one of ``choices`` (compared with ==)."""
+    def check(name, value):
+        if isinstance(value, bool) != isinstance(choices[0], bool) or value not in choices:
+            _fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
+    return check
 
 
-def check_nonnegative_float(name: str, value, *, positive: bool = False) -> float:
-    """Return ``float(value)`` if it is a finite number >= 0 (> 0 with ``positive``), else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < 0 or (positive and value == 0):
-        _fail(name, value, "a finite number " + ("> 0" if positive else ">= 0"))
-    return float(value)
+def path_or(*words, optional: bool = False):
+    """Rule: a file or folder path (str or Path), one of ``words`` (e.g. "auto"), or None if optional."""
+    allowed = "a path" + "".join(f" or {w!r}" for w in words) + (" or None" if optional else "")
+
+    def check(name, value):
+        if value is None and optional:
+            return
+        if not isinstance(value, (str, os.PathLike)) or (isinstance(value, str) and not value.strip()):
+            _fail(name, value, allowed)
+    return check
 
 
-def check_choice(name: str, value, choices) -> object:
-    """Return ``value`` if it is one of ``choices``, else raise ParameterError listing them."""
-    if value not in choices:
-        _fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
-    return value
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+#: The one rule of every notebook parameter, by name.
+RULES = {
+    "SEED": whole_number(0),
+    "DEVICE": one_of(*DEVICES),
+    "DATA_DIR": path_or(optional=True),
+    "CHECKPOINT": path_or("auto"),
+    "CHECKPOINT_OUT": path_or("auto"),
+    "CVAE_CHECKPOINT": path_or("auto"),
+    "LATENT_DIM": whole_number(1, 512),
+    "BETA": number(0.0),
+    "CONDITIONAL": one_of(False, True),
+    "LIKELIHOOD": one_of("gaussian", "bernoulli"),
+    "EPOCHS": whole_number(1),
+    "BATCH_SIZE": whole_number(1),
+    "LEARNING_RATE": number(0.0, strictly_above=True),
+    "TRAIN_SUBSET": whole_number(1, 60_000, optional=True),
+    "RESUME": one_of(False, True),
+    "N_EXAMPLES": whole_number(1, 20),
+    "N_POINTS": whole_number(1, 10_000),
+    "KNN_K": whole_number(1, 100),
+    "N_SAMPLES": whole_number(1, 256),
+    "STEPS": whole_number(2, 50),
+    "ITEM_A": lambda name, value: None,  # checked by helpers.data.find_item, which knows the data
+    "ITEM_B": lambda name, value: None,
+    # "GENERATE_CLASS": one of the class names, registered by helpers.data beside CLASS_NAMES
+    "N_STYLES": whole_number(1, 12),
+    "N_JUDGED": whole_number(100, 10_000),
+    "COMPONENTS": whole_number(1, 100),
+}
+
+
+def check_parameters(**values) -> None:
+    """Check each ``NAME=value`` against its rule in :data:`RULES`; raise ParameterError on the first bad one.
+
+    >>> check_parameters(SEED=0, EPOCHS=20)
+    >>> check_parameters(EPOCHS=0)
+    Traceback (most recent call last):
+    ...
+    helpers.config.ParameterError: EPOCHS=0 is not allowed: EPOCHS must be a whole number >= 1.
+    """
+    for name, value in values.items():
+        if name not in RULES:
+            raise KeyError(f"no rule for parameter {name!r}: add one to helpers.config.RULES")
+        RULES[name](name, value)

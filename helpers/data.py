@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import DEFAULT_DATA_DIR, ParameterError
+from .config import DEFAULT_DATA_DIR, RULES, ParameterError, one_of
 
 #: The ten classes, in label order 0..9.
 CLASS_NAMES = (
@@ -30,7 +30,13 @@ CLASS_NAMES = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 NUM_CLASSES = len(CLASS_NAMES)
-IMAGE_SHAPE = (1, 28, 28)
+#: One colour per class (matplotlib's tab10, as RGB in [0, 1]), for every class-coloured plot and map.
+CLASS_COLORS = (
+    (0.122, 0.467, 0.706), (1.0, 0.498, 0.055), (0.173, 0.627, 0.173), (0.839, 0.153, 0.157),
+    (0.580, 0.404, 0.741), (0.549, 0.337, 0.294), (0.890, 0.467, 0.761), (0.498, 0.498, 0.498),
+    (0.737, 0.741, 0.133), (0.090, 0.745, 0.812),
+)
+RULES["GENERATE_CLASS"] = one_of(*CLASS_NAMES)  # the parameter rule lives beside the names it allows
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 _FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

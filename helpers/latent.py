@@ -1,7 +1,7 @@
-"""Working in latent space: encoding a dataset, fitting the sampler, 2-D maps, paths between codes.
+"""Working in latent space: encoding a dataset, 2-D maps, paths between codes, class directions.
 
-Taught in notebook 02 (the fitted sampler), notebook 03 (encode, PCA, t-SNE) and notebook 04
-(lerp, slerp, class directions).
+Used by notebook 03 (encode, PCA, t-SNE, the 2-D manifold) and notebook 04 (lerp, slerp, class
+directions, traversals).
 Codes are float32 tensors (N, latent_dim) on the CPU unless said otherwise.
 """
 
@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from .data import NUM_CLASSES
-from .model import LatentMixture
 
 
 @dataclass
@@ -32,16 +31,13 @@ class EncodedSet:
 def encode_dataset(model, x: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> EncodedSet:
     """Encode x (N, 1, 28, 28) in [-1, 1] in batches -> EncodedSet of posterior means and log-variances.
 
-    A conditional model is given the true class ids ``labels``.
+    The model is given the class ids ``labels`` too (a conditional model uses them, the plain VAE
+    ignores them).
     """
     device = next(model.parameters()).device
     mus, logvars = [], []
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device)
-        if getattr(model, "num_classes", 0):
-            mu, logvar = model.encode(xb, labels[start:start + batch_size].to(device))
-        else:
-            mu, logvar = model.encode(xb)
+    for xb, yb in zip(x.split(batch_size), labels.split(batch_size)):
+        mu, logvar = model.encode(xb.to(device), yb.to(device))
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())
     return EncodedSet(torch.cat(mus), torch.cat(logvars), labels.cpu().long())
@@ -117,42 +113,6 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
 def class_means(codes: EncodedSet) -> torch.Tensor:
     """Mean code of each class: (10, latent_dim)."""
     return torch.stack([codes.mu[codes.labels == c].mean(0) for c in range(NUM_CLASSES)])
-
-
-#: mixture components per group of the fitted sampler: 10 for the one group of an unconditional
-#: model (about one per garment kind), 4 per class for a conditional model
-SAMPLER_COMPONENTS = {False: 10, True: 4}
-
-
-def fit_latent_mixture(codes: EncodedSet, conditional: bool, components: int | None = None,
-                       seed: int = 0) -> LatentMixture:
-    """Fit the sampler that ``model.sample`` draws from: Gaussian mixtures over the training codes.
-
-    codes: ``encode_dataset`` of the training set. Unconditional: one mixture of ``components``
-    full-covariance Gaussians (default 10) over all posterior means mu; conditional: one mixture
-    (default 4 components) per class over that class's mu, so ``sample(n, y)`` stays in class y.
-    Each component's covariance also gets the group's mean posterior variance on its diagonal,
-    so the mixture approximates the aggregate posterior q(z) = mean_x q(z|x), not just its centres.
-    Set the result as ``model.sampler``; ``save_checkpoint`` stores it.
-    """
-    from sklearn.mixture import GaussianMixture
-
-    k = SAMPLER_COMPONENTS[bool(conditional)] if components is None else int(components)
-    if k < 1:
-        raise ValueError(f"components={components!r} is not allowed: use a whole number >= 1")
-    groups = [codes.labels == c for c in range(NUM_CLASSES)] if conditional else [torch.ones(len(codes.mu), dtype=torch.bool)]
-    weights, means, trils = [], [], []
-    for mask in groups:
-        mu = codes.mu[mask].double()
-        if len(mu) < k:
-            raise ValueError(f"{len(mu)} codes cannot fit {k} mixture components: encode more training images")
-        gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-6).fit(mu.numpy())
-        cov = torch.from_numpy(gm.covariances_) + torch.diag(codes.logvar[mask].double().exp().mean(0))
-        weights.append(torch.from_numpy(gm.weights_))
-        means.append(torch.from_numpy(gm.means_))
-        trils.append(torch.linalg.cholesky(cov))
-    w = torch.stack(weights)
-    return LatentMixture(w / w.sum(1, keepdim=True), torch.stack(means), torch.stack(trils))
 
 
 def prior_samples(n: int, latent_dim: int, seed: int = 0) -> torch.Tensor:

@@ -1,4 +1,9 @@
-"""Seeding, device choice and the training loop (taught in notebook 02).
+"""Seeding, device choice, and the plumbing around the training epoch that notebook 02 teaches.
+
+:func:`train_vae` runs the lesson's ``train_epoch`` (helpers.vae, or the notebook's own copy
+passed as ``train_epoch=``) once per epoch and adds what a lab needs around it: one progress bar,
+a test evaluation and a history entry per epoch, an atomic checkpoint after every epoch, exact
+resume, and a stop with a clear message if the loss is no longer finite.
 
 Reproducibility lives here, in one place: :func:`set_seed` seeds Python, NumPy and PyTorch, and
 the loop re-seeds PyTorch at the start of every epoch from (seed, epoch), so an interrupted run
@@ -7,6 +12,7 @@ resumed from its checkpoint continues with exactly the random numbers the uninte
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from pathlib import Path
@@ -14,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ParameterError, check_choice, check_nonnegative_float, check_positive_int
-from .model import ConvVAE, load_checkpoint, read_checkpoint, save_checkpoint, vae_loss
+from tqdm.auto import tqdm
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .config import DEVICES, ParameterError, check_parameters
+from .vae import ConvVAE, train_epoch as lesson_train_epoch, vae_loss
+
 HISTORY_KEYS = ("train_loss", "train_recon", "train_kl", "test_loss", "test_recon", "test_kl",
                 "epoch_seconds")
 
@@ -37,7 +45,7 @@ def choose_device(device: str = "auto") -> torch.device:
 
     Asking for "cuda" or "mps" where there is none raises a ParameterError that says so.
     """
-    check_choice("DEVICE", device, DEVICES)
+    check_parameters(DEVICE=device)
     cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
     if device == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
@@ -53,12 +61,6 @@ class TrainingError(RuntimeError):
     """Training cannot go on (e.g. the loss became NaN or infinite)."""
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator):
-    order = torch.randperm(n, generator=generator)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
-
-
 @torch.no_grad()
 def evaluate(model: ConvVAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0,
              batch_size: int = 1000, seed: int = 0) -> dict:
@@ -72,10 +74,9 @@ def evaluate(model: ConvVAE, x: torch.Tensor, y: torch.Tensor | None = None, bet
     cpu_rng = torch.random.get_rng_state()
     torch.manual_seed(seed)
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device)
-        yb = None if y is None else y[start:start + batch_size].to(device)
-        terms = vae_loss(model, xb, yb, beta=beta)
+    y = torch.zeros(len(x), dtype=torch.long) if y is None else y
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        terms = vae_loss(model, xb.to(device), yb.to(device), beta=beta)
         for k in sums:
             sums[k] += terms[k].item() * len(xb)
     torch.random.set_rng_state(cpu_rng)
@@ -87,23 +88,20 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
               test_x: torch.Tensor | None = None, test_y: torch.Tensor | None = None, *,
               epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, beta: float = 1.0,
               seed: int = 0, device: str | torch.device = "auto", checkpoint: str | Path | None = None,
-              resume: bool = False, progress: bool = True, config: dict | None = None) -> dict:
+              resume: bool = False, progress: bool = True, config: dict | None = None,
+              train_epoch=lesson_train_epoch) -> dict:
     """Train ``model`` with Adam on the negative ELBO (or the beta-VAE objective); return its history.
 
-    train_x / test_x: float (N, 1, 28, 28) in [-1, 1]; train_y / test_y: long (N,) class ids (used
-    by a conditional model only). A tqdm bar shows progress per batch. After every epoch the
-    history (per-epoch means of loss / recon / kl on train and test, and epoch seconds) is
-    updated and, when ``checkpoint`` is given, the model, optimizer and history are saved there
-    atomically. ``resume=True`` continues from that checkpoint's last finished epoch.
+    train_x / test_x: float (N, 1, 28, 28) in [-1, 1]; train_y / test_y: long (N,) class ids (a
+    conditional model uses them, the plain VAE ignores them). One tqdm bar covers the whole run;
+    after every epoch one line reports the epoch's train and test figures, the history (per-epoch
+    means of loss / recon / kl on train and test, and epoch seconds) is updated and, when
+    ``checkpoint`` is given, model, optimizer and history are saved there atomically.
+    ``resume=True`` continues from that checkpoint's last finished epoch.
 
-    Raises TrainingError if the loss becomes NaN or infinite (the last good checkpoint is kept).
+    Raises TrainingError if an epoch's loss is NaN or infinite (the last good checkpoint is kept).
     """
-    from tqdm.auto import tqdm
-
-    check_positive_int("EPOCHS", epochs)
-    check_positive_int("BATCH_SIZE", batch_size)
-    check_nonnegative_float("BETA", beta)
-    check_nonnegative_float("LEARNING_RATE", lr, positive=True)
+    check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, BETA=beta, LEARNING_RATE=lr)
     device = choose_device(device) if isinstance(device, str) else device
     model.sampler = None  # a fitted sampler describes the old weights' codes: re-fit after training
     model.to(device)
@@ -120,51 +118,35 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
         history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
     run_config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "beta": beta, "seed": seed,
                   "train_size": len(train_x), **(config or {})}
-    use_y = model.conditional
+    bar = tqdm(total=(epochs - start_epoch) * len(train_x), unit="img", disable=not progress,
+               desc=f"{epochs - start_epoch} epochs", mininterval=1.0)
     for epoch in range(start_epoch, epochs):
         torch.manual_seed(seed * 1_000_003 + epoch)  # per-epoch stream: resuming repeats it exactly
         order_rng = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        model.train()
         t0 = time.perf_counter()
-        sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-        bar = tqdm(total=len(train_x), desc=f"epoch {epoch + 1}/{epochs}", unit="img",
-                   disable=not progress, leave=True)
-        for idx in _batches(len(train_x), batch_size, order_rng):
-            xb = train_x[idx].to(device)
-            yb = train_y[idx].to(device) if use_y else None
-            terms = vae_loss(model, xb, yb, beta=beta)
-            if not torch.isfinite(terms["loss"]):
-                bar.close()
-                raise TrainingError(
-                    f"The loss became {terms['loss'].item()} in epoch {epoch + 1}. Lower the "
-                    f"learning rate or BETA, or check the data scaling; the last good checkpoint "
-                    f"({checkpoint or 'none saved'}) is kept."
-                )
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            opt.step()
-            for k in sums:
-                sums[k] += terms[k].item() * len(idx)
-            bar.update(len(idx))
-            bar.set_postfix(loss=f"{terms['loss'].item():.1f}", kl=f"{terms['kl'].item():.1f}")
-        bar.close()
-        for k in sums:
-            history[f"train_{k}"].append(sums[k] / len(train_x))
+        means = train_epoch(model, opt, train_x, train_y, batch_size, beta, order_rng, bar)
+        if not all(map(math.isfinite, means.values())):
+            bar.close()
+            raise TrainingError(
+                f"The loss became {means['loss']} in epoch {epoch + 1}. Lower the learning rate or "
+                f"BETA, or check the data scaling; the last good checkpoint "
+                f"({checkpoint or 'none saved'}) is kept."
+            )
+        for k, v in means.items():
+            history[f"train_{k}"].append(v)
         if test_x is not None:
-            ev = evaluate(model, test_x, test_y if use_y else None, beta=beta)
-            for k in ev:
-                history[f"test_{k}"].append(ev[k])
+            for k, v in evaluate(model, test_x, test_y, beta=beta).items():
+                history[f"test_{k}"].append(v)
         history["epoch_seconds"].append(time.perf_counter() - t0)
         if progress:
-            test_part = (f", test loss {history['test_loss'][-1]:.2f}" if test_x is not None else "")
-            print(f"epoch {epoch + 1}: train loss {history['train_loss'][-1]:.2f} "
-                  f"(recon {history['train_recon'][-1]:.2f}, kl {history['train_kl'][-1]:.2f})"
-                  f"{test_part}, {history['epoch_seconds'][-1]:.1f} s")
+            test_part = f", test {history['test_loss'][-1]:8.2f}" if test_x is not None else ""
+            bar.write(f"epoch {epoch + 1:2d}: train loss {means['loss']:8.2f} (recon {means['recon']:8.2f}, "
+                      f"KL {means['kl']:6.2f}){test_part}, {history['epoch_seconds'][-1]:4.1f} s")
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, config=run_config, history=history,
                             training_state={"optimizer": opt.state_dict(), "epoch": epoch + 1})
+    bar.close()
     model.eval()
     model.history = history
     model.config = run_config
     return history
-

@@ -58,7 +58,40 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = True, magic: bytes
 
 
 def tiny_model(latent_dim: int = 4, conditional: bool = False, seed: int = 0):
-    from helpers.model import ConvVAE
+    from helpers.model import ConditionalVAE, ConvVAE
 
     torch.manual_seed(seed)
-    return ConvVAE(latent_dim=latent_dim, hidden=32, channels=(4, 8), conditional=conditional).eval()
+    cls = ConditionalVAE if conditional else ConvVAE
+    return cls(latent_dim=latent_dim, hidden=32, channels=(4, 8)).eval()
+
+
+NB_DIR = ROOT / "notebooks"
+
+
+def run_notebook(name: str, tmp_path: Path, **params):
+    """Execute notebooks/<name>.ipynb with papermill (kernel cwd notebooks/, offline data) into
+    tmp_path; return (notebook, stream text, number of PNG images). Fails if any code cell was
+    left unexecuted (pytorch/tutorials' 0-second rule) or raised."""
+    import nbformat
+    import papermill as pm
+
+    out = tmp_path / f"{name}.out.ipynb"
+    pm.execute_notebook(str(NB_DIR / f"{name}.ipynb"), str(out), cwd=str(NB_DIR),
+                        parameters={"DATA_DIR": str(offline_data_dir()), **params},
+                        progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(out, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count for c in code), f"{name}: cells left unexecuted"
+    text = "\n".join(o.get("text", "") for c in code for o in c.outputs if o.output_type == "stream")
+    images = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    return nb, text, images
+
+
+def number(pattern: str, text: str) -> float:
+    """The first group of ``pattern`` in ``text`` as a float (fails if absent)."""
+    import re
+
+    m = re.search(pattern, text)
+    assert m, f"{pattern!r} not in output"
+    return float(m.group(1))
