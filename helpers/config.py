@@ -35,24 +35,32 @@ def smoke_mode() -> bool:
     return os.environ.get("VAE_LAB_SMOKE", "0") == "1"
 
 
-def trained_checkpoint_path(conditional: bool = False) -> Path:
-    """Where notebook 02 saves its model by default: ``runs/vae.pt`` or ``runs/cvae.pt``."""
-    return runs_dir() / ("cvae.pt" if conditional else "vae.pt")
+#: The models notebooks can load by name: the plain VAE, the conditional VAE (notebook 05) and
+#: the 2-D VAE whose decoded manifold notebook 03 draws.
+MODEL_NAMES = ("vae", "cvae", "vae2d")
 
 
-def shipped_checkpoint_path(conditional: bool = False) -> Path:
-    """The pretrained checkpoint that ships with the project: ``checkpoints/vae.pt`` / ``cvae.pt``."""
-    return CHECKPOINT_DIR / ("cvae.pt" if conditional else "vae.pt")
+def trained_checkpoint_path(name: str = "vae") -> Path:
+    """Where notebook 02 saves a model of that name: ``runs/<name>.pt``."""
+    return runs_dir() / f"{name}.pt"
 
 
-def default_checkpoint(conditional: bool = False) -> Path:
-    """The checkpoint notebooks 03/04 use when ``CHECKPOINT = "auto"``.
+def shipped_checkpoint_path(name: str = "vae") -> Path:
+    """The pretrained checkpoint that ships with the project: ``checkpoints/<name>.pt``."""
+    return CHECKPOINT_DIR / f"{name}.pt"
 
-    The learner's own model from notebook 02 if it exists, else the shipped pretrained one, so
-    03 and 04 run on their own after a kernel restart whether or not 02 has been run.
+
+def default_checkpoint(name: str = "vae") -> Path:
+    """The checkpoint a notebook uses when its checkpoint parameter is ``"auto"``.
+
+    The learner's own model from notebook 02 (``runs/<name>.pt``) if it exists, else the shipped
+    pretrained one, so every notebook runs on its own after a kernel restart whether or not 02 has
+    been run. name: one of :data:`MODEL_NAMES`.
     """
-    own = trained_checkpoint_path(conditional)
-    return own if own.is_file() else shipped_checkpoint_path(conditional)
+    if name not in MODEL_NAMES:
+        raise ValueError(f"name={name!r} is not allowed: use one of {MODEL_NAMES}")
+    own = trained_checkpoint_path(name)
+    return own if own.is_file() else shipped_checkpoint_path(name)
 
 
 class ParameterError(ValueError):
@@ -118,6 +126,7 @@ RULES = {
     "CHECKPOINT": path_or("auto"),
     "CHECKPOINT_OUT": path_or("auto"),
     "CVAE_CHECKPOINT": path_or("auto"),
+    "VAE2D_CHECKPOINT": path_or("auto"),
     "LATENT_DIM": whole_number(1, 512),
     "BETA": number(0.0),
     "CONDITIONAL": one_of(False, True),
