@@ -3,7 +3,8 @@ import torch
 
 from conftest import tiny_model
 from helpers.config import ParameterError
-from helpers.latent import encode_dataset, fit_latent_mixture
+from helpers.latent import encode_dataset
+from helpers.sampler import fit_latent_mixture
 from helpers.model import load_checkpoint, read_checkpoint
 from helpers.train import HISTORY_KEYS, TrainingError, choose_device, set_seed, train_vae
 

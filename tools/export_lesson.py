@@ -33,8 +33,9 @@ from __future__ import annotations
 '''
 
 
-def exported_source(notebook: Path = NOTEBOOK) -> str:
+def exported_source(notebook: Path | None = None) -> str:
     """The module text that the notebook's ``#| export`` cells make."""
+    notebook = notebook or NOTEBOOK
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     chunks = []
     for cell in cells:

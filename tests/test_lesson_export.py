@@ -1,0 +1,49 @@
+"""One source of truth: helpers/vae.py is exactly the `#| export` cells of notebook 02."""
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+import export_lesson  # noqa: E402  (a maintainer tool, not part of the package)
+
+
+def test_the_package_copy_is_the_notebooks_export_cells():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "export_lesson.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_drift_is_detected_and_reported_as_a_diff(tmp_path, monkeypatch):
+    nb = json.loads(export_lesson.NOTEBOOK.read_text())
+    cell = next(c for c in nb["cells"] if "".join(c["source"]).startswith("#| export") and
+                "def reparameterize" in "".join(c["source"]))
+    cell["source"] = "".join(cell["source"]).replace("torch.exp(0.5 * logvar)", "torch.exp(logvar)")
+    edited = tmp_path / "02_train_vae.ipynb"
+    edited.write_text(json.dumps(nb))
+    module = tmp_path / "vae.py"
+    module.write_text(export_lesson.MODULE.read_text())
+    monkeypatch.setattr(export_lesson, "NOTEBOOK", edited)
+    monkeypatch.setattr(export_lesson, "MODULE", module)
+    monkeypatch.setattr(export_lesson, "ROOT", tmp_path)
+    assert export_lesson.main(["--check"]) == 1
+    assert export_lesson.main([]) == 0 and "torch.exp(logvar)" in module.read_text()
+    assert export_lesson.main(["--check"]) == 0
+
+
+def test_the_lesson_defines_model_reparameterization_loss_and_training_loop_in_its_cells():
+    cells = ["".join(c["source"]) for c in json.loads(export_lesson.NOTEBOOK.read_text())["cells"]]
+    exported = [c for c in cells if c.startswith("#| export")]
+    for name in ("class ConvVAE", "def reparameterize", "def kl_divergence", "def gaussian_nll", "def vae_loss",
+                 "def train_epoch"):
+        assert sum(name in c for c in exported) == 1, name
+    # every layer of the model carries a shape comment
+    model_cell = next(c for c in exported if "class ConvVAE" in c)
+    layers = [line for line in model_cell.splitlines() if "nn.Conv" in line or "nn.Linear" in line]
+    assert layers and all("# " in line and "(N, " in line for line in layers), layers
+    # the conditional model's branches are not in the lesson
+    assert not any("one_hot" in c or "prior_mu" in c for c in exported)
+    # and the notebook trains with its own train_epoch
+    assert any("train_vae(" in c and "train_epoch=train_epoch" in c for c in cells)
