@@ -81,9 +81,9 @@ class FashionMNIST:
 def to_model_range(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, 28, 28) or (N, 1, 28, 28) in 0..255 -> float32 (N, 1, 28, 28) in [-1, 1].
 
-    x = pixel / 127.5 - 1: background becomes -1, full ink +1. Centred inputs keep the first
-    layer's pre-activations balanced around zero, and the decoder's ``2*sigmoid - 1`` output
-    covers exactly this range.
+    x = pixel / 127.5 - 1: background becomes -1, full ink +1. The data are not centred (mean
+    about -0.43, half the pixels at -1); the range is chosen to match the decoder's output
+    ``2*sigmoid(l) - 1`` exactly and to give the first convolution inputs of order 1 (notebook 01).
     """
     x = images.to(torch.float32)
     if x.dim() == 3:
@@ -239,12 +239,20 @@ def find_item(labels: torch.Tensor, spec) -> int:
     if name not in CLASS_NAMES:
         raise ParameterError(f"item {spec!r} is not allowed: use a test index (int) or a class name, "
                              f"one of {', '.join(CLASS_NAMES)}, optionally with ':k'.")
-    members = torch.nonzero(labels == CLASS_NAMES.index(name)).flatten()
     try:
         k = int(k) if k else 0
     except ValueError:
         k = -1
+    return class_item(labels, CLASS_NAMES.index(name), k, asked=f"item {spec!r}")
+
+
+def class_item(labels: torch.Tensor, cls: int, k: int, asked: str | None = None) -> int:
+    """Index of the k-th item (counting from 0) of class ``cls`` in a split with these labels (N,).
+
+    asked: how the error message names the request (default "k=<k>").
+    """
+    members = torch.nonzero(labels == cls).flatten()
     if not 0 <= k < len(members):
-        raise ParameterError(f"item {spec!r} is not allowed: {name} has {len(members)} items, "
+        raise ParameterError(f"{asked or f'k={k}'} is not allowed: {CLASS_NAMES[cls]} has {len(members)} items, "
                              f"so k must be in 0..{len(members) - 1}.")
     return int(members[k])
