@@ -15,14 +15,16 @@ or the principal directions of the test codes); the attribute slider adds a clas
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 
+import ipywidgets as w
 import numpy as np
 import torch
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from .config import ParameterError
-from .data import CLASS_NAMES, NUM_CLASSES, to_pixel_range
+from .data import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, class_item, to_pixel_range
 from .latent import EncodedSet, class_means, fit_pca, lerp, slerp
 
 MODES = ("latent dimensions", "principal directions")
@@ -36,6 +38,11 @@ def to_png(image: torch.Tensor, scale: int = 8) -> bytes:
     if scale > 1:
         arr = arr.repeat(scale, 0).repeat(scale, 1)
     return _png(PILImage.fromarray(arr, mode="L"))
+
+
+def rgb(cls: int) -> tuple[int, int, int]:
+    """Class ``cls``'s colour (helpers.data.CLASS_COLORS) as 0..255 RGB."""
+    return tuple(int(255 * v) for v in CLASS_COLORS[cls])
 
 
 def _png(img: PILImage.Image) -> bytes:
@@ -52,8 +59,6 @@ class LatentMap:
     """
 
     def __init__(self, codes: EncodedSet, size: int = MAP_SIZE, max_points: int = 3000, seed: int = 0):
-        from .plots import CLASS_COLORS
-
         self.pca = fit_pca(codes.mu, k=2)
         xy = self.pca.project(codes.mu).numpy()
         lo, hi = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
@@ -65,8 +70,7 @@ class LatentMap:
         pick = rng.permutation(len(xy))[:max_points]
         for i in pick:
             px, py = self._pixel(xy[i])
-            c = tuple(int(255 * v) for v in CLASS_COLORS[int(codes.labels[i])])
-            draw.point([(px, py), (px + 1, py), (px, py + 1)], fill=c)
+            draw.point([(px, py), (px + 1, py), (px, py + 1)], fill=rgb(int(codes.labels[i])))
         draw.rectangle([0, 0, size - 1, size - 1], outline=(160, 160, 160))
         self.background = img
 
@@ -85,134 +89,169 @@ class LatentMap:
         return _png(img)
 
 
+def _dropdown(description: str, value: int) -> w.Dropdown:
+    """A class picker: the ten class names, value = class id."""
+    classes = [(name, c) for c, name in enumerate(CLASS_NAMES)]
+    return w.Dropdown(options=classes, value=value, description=description, layout=w.Layout(width="240px"))
+
+
+def _kth_box(size: int) -> w.BoundedIntText:
+    """Which item of the chosen class: 0..size-1."""
+    return w.BoundedIntText(value=0, min=0, max=size - 1, description="k-th", layout=w.Layout(width="150px"))
+
+
+def _slider(**kwargs) -> w.FloatSlider:
+    """A slider that reports every step of a drag (``continuous_update``), so the image follows the mouse."""
+    return w.FloatSlider(continuous_update=True, layout=w.Layout(width="380px"), **kwargs)
+
+
+def _title(text: str) -> w.HTML:
+    return w.HTML(f"<b>{text}</b>")
+
+
+def _legend() -> w.HTML:
+    """The map's class colours with their names."""
+    rows = [f"<span style='color: rgb{rgb(c)}'>&#9632;</span> {name}" for c, name in enumerate(CLASS_NAMES)]
+    return w.HTML("<div style='font-size: 11px; line-height: 1.35'>" + "<br>".join(rows) + "</div>")
+
+
 class LatentExplorer:
     """Sliders over a model's latent code with the decoded image shown live.
 
-    model: follows the public API (``encode``, ``decode``, ``latent_dim``; conditional models
-    also ``num_classes``, and get a "decode as" class dropdown). codes: the test set's
-    EncodedSet; images: the matching test images (N, 1, 28, 28) in [-1, 1].
+    model: follows the public API (``encode``, ``decode``, ``latent_dim``, ``conditional``); a
+    conditional model's "decode as" class dropdown is enabled. codes: the test set's EncodedSet;
+    images: the matching test images (N, 1, 28, 28) in [-1, 1].
 
     Axis sliders span +-3 standard deviations of the test codes along their direction. With
     more latent dimensions than ``max_sliders``, the dimensions that vary most are shown; the
     "principal directions" mode shows the top principal directions with their variance share.
 
     ``explorer.widget`` is the box to display. ``set_slider(k, v)``, ``set_mode(m)``,
-    ``start_from_item(i)``, ``start_from_prior(seed)``, ``set_attribute(cls, amount)``,
-    ``set_interpolation(t)`` and ``reset()`` drive it from code (the tests and the benchmark do).
+    ``start_from_item(i)``, ``start_from_prior(seed)``, ``start_from_sampler(seed)``,
+    ``set_attribute(cls, amount)``, ``set_interpolation(t)`` and ``reset()`` drive it from code
+    (the tests and the benchmark do).
     """
 
     def __init__(self, model, codes: EncodedSet, images: torch.Tensor, scale: int = 8,
                  max_sliders: int = 16):
-        import ipywidgets as w
-
-        self.model = model.eval()
-        self.codes = codes
-        self.images = images
-        self.scale = scale
-        self.conditional = bool(getattr(model, "num_classes", 0))
+        self.model, self.codes, self.images, self.scale = model.eval(), codes, images, scale
+        self.conditional = model.conditional
         self.device = next(model.parameters()).device
-        d = model.latent_dim
-        self.n_axes = min(d, max_sliders)
+        # the geometry of the test codes: centre, class means, the axes the sliders move along
+        self.n_axes = min(model.latent_dim, max_sliders)
         self.center = codes.mu.mean(0)
         self.class_means = class_means(codes)
+        self.class_sizes = torch.bincount(codes.labels, minlength=NUM_CLASSES).tolist()
         self.pca = fit_pca(codes.mu, k=self.n_axes)
-        std = codes.mu.std(0)
-        self.dims = torch.argsort(std, descending=True)[: self.n_axes].sort().values.tolist()
+        self.dims = torch.argsort(codes.mu.std(0), descending=True)[: self.n_axes].sort().values.tolist()
         self.map = LatentMap(codes)
-        self.z = self.center.clone()
-        self.start = self.center.clone()
-        self.source_class: int | None = None
-        self.z_b = self.center.clone()
-        self._hold = False
-        self._prior_seed = 0
+        self.source_class: int | None = None  # the start item's class; None for a random start
+        self._hold = False  # True while code moves controls: their observers stay quiet
+        self._seed = 0  # the last random start's seed
         self.renders = 0
-        size = 28 * scale
-        lay = w.Layout
-        self.image = w.Image(format="png", width=size, height=size)
-        self.original = w.Image(format="png", width=size, height=size)
-        self.map_image = w.Image(format="png", width=MAP_SIZE, height=MAP_SIZE)
-        classes = [(n, c) for c, n in enumerate(CLASS_NAMES)]
-        # start item
-        self.class_dd = w.Dropdown(options=classes, value=0, description="start class", layout=lay(width="240px"))
-        self.nth = w.BoundedIntText(value=0, min=0, max=self._class_size(0) - 1, description="n-th",
-                                    layout=lay(width="150px"))
-        self.decode_class = w.Dropdown(options=classes, value=0, description="decode as",
-                                       disabled=not self.conditional, layout=lay(width="240px"))
-        self.random_btn = w.Button(description="random from prior", icon="random", layout=lay(width="180px"))
-        self.reset_btn = w.Button(description="reset", icon="undo", layout=lay(width="100px"))
-        # axis sliders
-        self.mode = w.ToggleButtons(options=MODES, value=MODES[0], description="slider axes")
-        self.sliders = [w.FloatSlider(continuous_update=True, readout_format=".2f", step=0.01,
-                                      layout=lay(width="380px"), style={"description_width": "110px"})
-                        for _ in range(self.n_axes)]
-        # attribute and interpolation
-        self.target_dd = w.Dropdown(options=classes, value=7, description="toward", layout=lay(width="240px"))
-        self.amount = w.FloatSlider(value=0.0, min=-1.0, max=1.5, step=0.01, description="amount",
-                                    continuous_update=True, layout=lay(width="380px"))
-        self.b_class = w.Dropdown(options=classes, value=9, description="item B class", layout=lay(width="240px"))
-        self.b_nth = w.BoundedIntText(value=0, min=0, max=self._class_size(9) - 1, description="n-th",
-                                      layout=lay(width="150px"))
-        self.method = w.ToggleButtons(options=["slerp", "lerp"], value="slerp", description="path",
-                                      style={"button_width": "70px"})
-        self.t = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, description="t (A to B)",
-                               continuous_update=True, layout=lay(width="380px"))
-        self.status = w.HTML()
-        # wiring
-        for s in self.sliders:
-            s.observe(self._on_axis_slider, names="value")
-        self.class_dd.observe(self._on_pick, names="value")
-        self.nth.observe(self._on_pick, names="value")
-        self.decode_class.observe(self._render_unless_held, names="value")
-        self.mode.observe(lambda ch: self.set_mode(ch["new"]), names="value")
-        self.random_btn.on_click(lambda _: self.start_from_prior(self._next_seed()))
-        self.reset_btn.on_click(lambda _: self.reset())
-        self.target_dd.observe(self._render_unless_held, names="value")
-        self.amount.observe(self._render_unless_held, names="value")
-        self.b_class.observe(self._on_pick_b, names="value")
-        self.b_nth.observe(self._on_pick_b, names="value")
-        self.method.observe(lambda _: self.set_interpolation(self.t.value), names="value")
-        self.t.observe(lambda ch: None if self._hold else self.set_interpolation(ch["new"]), names="value")
-        self.widget = self._layout(w)
+        self._build_controls()
+        self._wire_controls()
+        self.widget = self._layout()
         self._configure_axes()
         self._pick_b()
-        self.start_from_item(self._index_of(0, 0))
+        self.start_from_item(class_item(codes.labels, 0, 0))
 
-    # -- layout -----------------------------------------------------------------------------
-    def _layout(self, w):
-        title = lambda text: w.HTML(f"<b>{text}</b>")  # noqa: E731
-        from .plots import CLASS_COLORS
+    # -- controls ---------------------------------------------------------------------------
+    def _build_controls(self):
+        """Every picture and control, in the order the layout shows them; nothing is wired yet."""
+        size = 28 * self.scale
+        self.original = w.Image(format="png", width=size, height=size)  # the start item
+        self.image = w.Image(format="png", width=size, height=size)  # decoded live
+        self.map_image = w.Image(format="png", width=MAP_SIZE, height=MAP_SIZE)
+        # where to start: the k-th test item of a class, or a random code
+        self.class_dd = _dropdown("start class", 0)
+        self.kth = _kth_box(self.class_sizes[0])
+        self.decode_class = _dropdown("decode as", 0)
+        self.decode_class.disabled = not self.conditional
+        self.random_btn = w.Button(description="random from prior", icon="random", layout=w.Layout(width="180px"),
+                                   tooltip="a code drawn from the prior N(0, I)")
+        self.sampler_btn = w.Button(description="random from fitted sampler", icon="random",
+                                    layout=w.Layout(width="220px"), disabled=self.model.sampler is None,
+                                    tooltip="a code drawn from the mixture fitted to the training codes (notebook 05)")
+        self.reset_btn = w.Button(description="reset", icon="undo", layout=w.Layout(width="100px"))
+        # the axis sliders (labels and ranges: _configure_axes)
+        self.mode = w.ToggleButtons(options=MODES, value=MODES[0], description="slider axes")
+        self.sliders = [_slider(readout_format=".2f", step=0.01, style={"description_width": "110px"})
+                        for _ in range(self.n_axes)]
+        # morph toward a class
+        self.target_dd = _dropdown("toward", 7)
+        self.amount = _slider(value=0.0, min=-1.0, max=1.5, step=0.01, description="amount")
+        # interpolate from the start item A to item B
+        self.b_class = _dropdown("item B class", 9)
+        self.b_kth = _kth_box(self.class_sizes[9])
+        self.method = w.ToggleButtons(options=["slerp", "lerp"], value="slerp", description="path",
+                                      style={"button_width": "70px"})
+        self.t = _slider(value=0.0, min=0.0, max=1.0, step=0.01, description="t (A to B)")
+        self.status = w.HTML()
 
-        legend = w.HTML("<div style='font-size: 11px; line-height: 1.35'>" + "<br>".join(
-            f"<span style='color: rgb{tuple(int(255 * v) for v in CLASS_COLORS[c])}'>&#9632;</span> {name}"
-            for c, name in enumerate(CLASS_NAMES)) + "</div>")
-        pictures = w.HBox([w.VBox([title("start item"), self.original]),
-                           w.VBox([title("decoded live"), self.image]),
-                           w.VBox([title("where you are (PCA of test codes)"), w.HBox([self.map_image, legend])])])
+    def _wire_controls(self):
+        """What each control does when the learner changes it."""
+        for s in self.sliders:
+            self._observe(s, self._on_axis_slider)
+        for control in (self.class_dd, self.kth):
+            self._observe(control, lambda _: self.start_from_item(self._chosen_item(self.class_dd, self.kth)))
+        for control in (self.b_class, self.b_kth):
+            self._observe(control, self._on_pick_b)
+        for control in (self.decode_class, self.target_dd, self.amount):
+            self._observe(control, lambda _: self.render())
+        self._observe(self.mode, lambda change: self.set_mode(change["new"]))
+        self._observe(self.method, lambda _: self.set_interpolation(self.t.value))
+        self._observe(self.t, lambda change: self.set_interpolation(change["new"]))
+        self.random_btn.on_click(lambda _: self.start_from_prior(self._next_seed()))
+        self.sampler_btn.on_click(lambda _: self.start_from_sampler(self._next_seed()))
+        self.reset_btn.on_click(lambda _: self.reset())
+
+    def _observe(self, control, action):
+        """Call ``action(change)`` when the learner changes ``control``'s value (not while holding)."""
+        control.observe(lambda change: None if self._hold else action(change), names="value")
+
+    @contextmanager
+    def _holding(self):
+        """Move controls from code without their observers acting: the caller renders once after."""
+        before, self._hold = self._hold, True
+        try:
+            yield
+        finally:
+            self._hold = before
+
+    def _layout(self):
+        pictures = w.HBox([w.VBox([_title("start item"), self.original]),
+                           w.VBox([_title("decoded live"), self.image]),
+                           w.VBox([_title("where you are (PCA of test codes)"), w.HBox([self.map_image, _legend()])])])
         half = (self.n_axes + 1) // 2
         axes = w.HBox([w.VBox(self.sliders[:half]), w.VBox(self.sliders[half:])])
-        attribute = w.VBox([title("morph toward a class (class-mean direction)"),
+        attribute = w.VBox([_title("morph toward a class (class-mean direction)"),
                             w.HBox([self.target_dd, self.amount])])
-        interp = w.VBox([title("interpolate from the start item A to item B"),
-                         w.HBox([self.b_class, self.b_nth, self.method]), self.t])
-        return w.VBox([w.HBox([self.class_dd, self.nth, self.decode_class]),
-                       w.HBox([self.random_btn, self.reset_btn]), pictures, self.mode, axes,
+        interp = w.VBox([_title("interpolate from the start item A to item B"),
+                         w.HBox([self.b_class, self.b_kth, self.method]), self.t])
+        return w.VBox([w.HBox([self.class_dd, self.kth, self.decode_class]),
+                       w.HBox([self.random_btn, self.sampler_btn, self.reset_btn]), pictures, self.mode, axes,
                        attribute, interp, self.status],
                       layout=w.Layout(border="1px solid #ddd", padding="8px"))
 
-    # -- helpers ----------------------------------------------------------------------------
+    # -- reacting to the controls -----------------------------------------------------------
     def _next_seed(self) -> int:
-        self._prior_seed += 1
-        return self._prior_seed
+        self._seed += 1
+        return self._seed
 
-    def _class_size(self, cls: int) -> int:
-        return int((self.codes.labels == cls).sum())
+    def _chosen_item(self, class_dd, kth) -> int:
+        """The test index a (class, k-th) pair of controls names; k's range follows the class."""
+        with self._holding():  # clamping k to the new class's size must not act a second time
+            kth.max = self.class_sizes[class_dd.value] - 1
+        return class_item(self.codes.labels, class_dd.value, kth.value)
 
-    def _index_of(self, cls: int, nth: int) -> int:
-        idx = torch.nonzero(self.codes.labels == cls).flatten()
-        if not 0 <= nth < len(idx):
-            raise ParameterError(f"n-th item={nth} is not allowed: class {CLASS_NAMES[cls]} has "
-                                 f"{len(idx)} test items, pick 0..{len(idx) - 1}.")
-        return int(idx[nth])
+    def _pick_b(self):
+        self.index_b = self._chosen_item(self.b_class, self.b_kth)
+        self.z_b = self.codes.mu[self.index_b].clone()
+
+    def _on_pick_b(self, _change):
+        self._pick_b()
+        self.set_interpolation(self.t.value)
 
     def basis(self) -> torch.Tensor:
         """The current axes as orthonormal rows (n_axes, latent_dim)."""
@@ -228,69 +267,32 @@ class LatentExplorer:
         spread = self._coords(self.codes.mu).std(0)
         names = ([f"PC{k + 1} ({v:.0%})" for k, v in enumerate(self.pca.explained)]
                  if self.mode.value == MODES[1] else [f"z[{i}]" for i in self.dims])
-        self._hold = True
-        try:
+        with self._holding():
             for s, name, sd in zip(self.sliders, names, spread.tolist()):
                 s.description = name
                 s.min, s.max = -1e9, 1e9  # widen first so the new range is always valid
                 s.min, s.max = -3 * sd, 3 * sd
                 s.step = max(sd / 50, 1e-4)
-        finally:
-            self._hold = False
 
     def _move_sliders(self):
         """Put every slider at the current code's coordinate (clamped to its range), no render."""
-        self._hold = True
-        try:
+        with self._holding():
             for s, c in zip(self.sliders, self._coords(self.z).tolist()):
                 s.value = float(min(max(c, s.min), s.max))
-        finally:
-            self._hold = False
 
     def _set_code(self, z: torch.Tensor):
         self.z = z.clone().float()
         self._move_sliders()
         self.render()
 
-    def _on_pick(self, _change=None):
-        if self._hold:
-            return
-        self._hold = True  # clamping n-th to the new class's size must not render a second time
-        try:
-            self.nth.max = self._class_size(self.class_dd.value) - 1
-        finally:
-            self._hold = False
-        self.start_from_item(self._index_of(self.class_dd.value, self.nth.value))
-
-    def _pick_b(self):
-        self._hold = True
-        try:
-            self.b_nth.max = self._class_size(self.b_class.value) - 1
-        finally:
-            self._hold = False
-        self.index_b = self._index_of(self.b_class.value, self.b_nth.value)
-        self.z_b = self.codes.mu[self.index_b].clone()
-
-    def _on_pick_b(self, _change=None):
-        if self._hold:
-            return
-        self._pick_b()
-        self.set_interpolation(self.t.value)
-
-    def _render_unless_held(self, _change=None):
-        if not self._hold:
-            self.render()
-
     def _on_axis_slider(self, change):
-        if self._hold:
-            return
         k = self.sliders.index(change["owner"])
         self.z = self.z + (float(change["new"]) - float(self._coords(self.z)[k])) * self.basis()[k]
         self.render()
 
     # -- public -----------------------------------------------------------------------------
     def attribute_direction(self) -> torch.Tensor:
-        """mean code of the target class minus that of the start item's class (the overall mean for a prior draw)."""
+        """mean code of the target class minus that of the start item's class (the overall mean for a random start)."""
         source = self.center if self.source_class is None else self.class_means[self.source_class]
         return self.class_means[self.target_dd.value] - source
 
@@ -300,11 +302,10 @@ class LatentExplorer:
 
     @torch.no_grad()
     def decode_current(self) -> torch.Tensor:
-        """The image (1, 28, 28) in [-1, 1] decoded from the code on screen."""
+        """The image (1, 28, 28) in [-1, 1] decoded from the code on screen (as the "decode as" class;
+        a plain VAE ignores the class)."""
         z = self.current_code().unsqueeze(0).to(self.device)
-        if self.conditional:
-            return self.model.decode(z, torch.tensor([self.decode_class.value], device=self.device))[0].cpu()
-        return self.model.decode(z)[0].cpu()
+        return self.model.decode(z, torch.tensor([self.decode_class.value], device=self.device))[0].cpu()
 
     def render(self):
         """Decode the code on screen into the image widget and move the marker on the map."""
@@ -338,12 +339,9 @@ class LatentExplorer:
             raise ParameterError(f"target class={target_class!r} is not allowed: use 0..9.")
         if not self.amount.min <= amount <= self.amount.max:
             raise ParameterError(f"amount={amount!r} is not allowed: use {self.amount.min}..{self.amount.max}.")
-        self._hold = True
-        try:
+        with self._holding():
             self.target_dd.value = target_class
             self.amount.value = amount
-        finally:
-            self._hold = False
         self.render()
 
     def set_interpolation(self, t: float):
@@ -351,50 +349,49 @@ class LatentExplorer:
         if not 0.0 <= t <= 1.0:
             raise ParameterError(f"t={t!r} is not allowed: t runs from 0 (item A) to 1 (item B).")
         path = slerp if self.method.value == "slerp" else lerp
-        z = path(self.start, self.z_b, 101)[int(round(t * 100))]
-        self._hold = True
-        try:
+        with self._holding():
             self.t.value = t
-        finally:
-            self._hold = False
-        self._set_code(z)
+        self._set_code(path(self.start, self.z_b, 101)[int(round(t * 100))])
 
     def start_from_item(self, index: int):
         """Start from test item ``index``: show it, encode it, move the sliders to its code."""
-        self.start = self.codes.mu[index].clone()
-        self.original.value = to_png(self.images[index], self.scale)
         self.source_class = int(self.codes.labels[index])
-        if self.conditional:
-            self._hold = True
-            try:
+        if self.conditional:  # decode it as its own class
+            with self._holding():
                 self.decode_class.value = self.source_class
-            finally:
-                self._hold = False
-        self._reset_controls()
-        self.status.value = f"start: test item {index} ({CLASS_NAMES[self.source_class]})"
-        self._set_code(self.start)
+        self._start(self.codes.mu[index], to_png(self.images[index], self.scale),
+                    f"start: test item {index} ({CLASS_NAMES[self.source_class]})")
 
     def start_from_prior(self, seed: int = 0):
-        """Start from a random code z ~ N(0, I) (seeded); N(m_y, I) for the "decode as" class y of
-        a conditional model."""
-        self.start = torch.randn(self.model.latent_dim, generator=torch.Generator().manual_seed(seed))
-        if self.conditional:
-            self.start = self.start + self.model.prior_mean(torch.tensor([self.decode_class.value]), 1)[0].cpu().detach()
-        self.original.value = b""
-        self.source_class = None
-        self._reset_controls()
-        self.status.value = f"start: random draw from the prior (seed {seed})"
-        self._set_code(self.start)
+        """Start from a random code of the prior (seeded): z ~ N(0, I), or N(m_y, I) for the
+        "decode as" class y of a conditional model."""
+        self._start_random(seed, from_prior=True)
 
-    def _reset_controls(self):
-        self._hold = True
-        try:
-            self.amount.value = 0.0
-            self.t.value = 0.0
-        finally:
-            self._hold = False
+    def start_from_sampler(self, seed: int = 0):
+        """Start from a random code of the model's fitted sampler (seeded): the Gaussian mixture
+        fitted to the training codes (notebook 05), what ``model.sample`` draws from."""
+        if self.model.sampler is None:
+            raise ParameterError("start_from_sampler is not allowed: this model has no fitted sampler "
+                                 "(notebook 05 fits one); use start_from_prior.")
+        self._start_random(seed, from_prior=False)
+
+    def _start_random(self, seed: int, from_prior: bool):
+        y = torch.tensor([self.decode_class.value])  # stays 0 for a plain model, which has one group
+        code = self.model.sample_codes(1, y, torch.Generator().manual_seed(seed), from_prior=from_prior)[0].cpu()
+        self.source_class = None
+        self._start(code, b"", f"start: random draw from the {'prior' if from_prior else 'fitted sampler'} "
+                               f"(seed {seed})")
+
+    def _start(self, code: torch.Tensor, picture: bytes, status: str):
+        """Make ``code`` the start (``picture`` shows where it came from) and go there."""
+        self.start = code.clone().float()
+        self.original.value = picture
+        self.status.value = status
+        self.reset()
 
     def reset(self):
-        """Back to the start code: axis sliders, attribute amount and t."""
-        self._reset_controls()
+        """Back to the start code: axis sliders, attribute amount and t, rendered once."""
+        with self._holding():
+            self.amount.value = 0.0
+            self.t.value = 0.0
         self._set_code(self.start)

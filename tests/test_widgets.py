@@ -6,7 +6,9 @@ from PIL import Image
 
 from conftest import tiny_model
 from helpers.config import ParameterError
+from helpers.data import class_item
 from helpers.latent import encode_dataset
+from helpers.sampler import fit_latent_mixture
 from helpers.widgets import LatentExplorer, to_png
 
 
@@ -63,7 +65,7 @@ def test_picking_a_start_item_moves_every_slider():
         [round(float(ex.codes.mu[index, i] - ex.center[i]), 5) for i in ex.dims]
     assert "test item 3" in ex.status.value
     assert torch.equal(ex.current_code(), ex.codes.mu[index])
-    ex.nth.value = 2
+    ex.kth.value = 2
     assert [round(s.value, 5) for s in ex.sliders] == \
         [round(float(ex.codes.mu[23, i] - ex.center[i]), 5) for i in ex.dims]
 
@@ -82,8 +84,10 @@ def test_bad_values_are_refused_clearly():
     ex = _explorer()
     with pytest.raises(ParameterError, match=r"slider z\[\d+\]=99 is outside its range"):
         ex.set_slider(0, 99)
-    with pytest.raises(ParameterError, match="has 4 test items, pick 0..3"):
-        ex._index_of(0, 7)
+    with pytest.raises(ParameterError, match="k=7 is not allowed: T-shirt/top has 4 items, so k must be in 0..3"):
+        class_item(ex.codes.labels, 0, 7)  # the lookup behind the explorer's (class, k-th) pickers
+    ex.class_dd.value = 1
+    assert ex.kth.max == 3  # the k-th box only offers the class's own items
 
 
 def test_conditional_model_decodes_the_chosen_class():
@@ -127,7 +131,7 @@ def test_interpolation_slider_runs_from_item_a_to_item_b():
     ex = _explorer()
     a_png = ex.image.value
     ex.b_class.value = 4
-    ex.b_nth.value = 1  # test item 14
+    ex.b_kth.value = 1  # test item 14
     ex.set_interpolation(1.0)
     assert torch.allclose(ex.current_code(), ex.codes.mu[14], atol=1e-5)
     assert ex.image.value == to_png(ex.model.decode(ex.codes.mu[14:15])[0])
@@ -183,3 +187,32 @@ def test_random_start_of_a_conditional_model_is_drawn_around_the_class_prior_mea
     ex.start_from_prior(seed=9)
     eps = torch.randn(4, generator=torch.Generator().manual_seed(9))
     assert torch.allclose(ex.start, eps + torch.tensor([12.0, 13.0, 14.0, 15.0]))
+
+
+def test_random_start_from_the_fitted_sampler_is_seeded_and_labelled():
+    ex = _explorer()
+    assert ex.sampler_btn.disabled  # no fitted sampler yet
+    with pytest.raises(ParameterError, match="this model has no fitted sampler"):
+        ex.start_from_sampler(seed=1)
+    ex.model.sampler = fit_latent_mixture(ex.codes, conditional=False, components=2)
+    ex = LatentExplorer(ex.model, ex.codes, ex.images)
+    assert not ex.sampler_btn.disabled
+    ex.start_from_sampler(seed=4)
+    assert "random draw from the fitted sampler (seed 4)" in ex.status.value
+    assert torch.equal(ex.start, ex.model.sampler.draw(1, None, torch.Generator().manual_seed(4))[0])
+    assert torch.equal(ex.current_code(), ex.start) and ex.original.value == b""
+    a = ex.image.value
+    ex.start_from_prior(seed=4)
+    assert "random draw from the prior (seed 4)" in ex.status.value and ex.image.value != a
+    ex.sampler_btn.click()  # the button draws with the next seed
+    assert "fitted sampler (seed 1)" in ex.status.value
+
+
+def test_random_start_of_a_conditional_model_from_the_fitted_sampler_stays_in_the_class():
+    ex = _explorer(conditional=True)
+    ex.model.sampler = fit_latent_mixture(ex.codes, conditional=True, components=1)
+    ex.decode_class.value = 6
+    ex.start_from_sampler(seed=2)
+    expected = ex.model.sampler.draw(1, torch.tensor([6]), torch.Generator().manual_seed(2))[0]
+    assert torch.equal(ex.start, expected)
+    assert ex.decode_class.value == 6
