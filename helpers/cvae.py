@@ -83,4 +83,8 @@ class ConditionalVAE(ConvVAE):
 
     @torch.no_grad()
     def sample_codes(self, n, y=None, generator=None, from_prior=False):
-        return super().sample_codes(n, self.class_ids(y, n), generator, from_prior)
+        """n codes (n, latent_dim) for classes y: from class y's fitted mixture, else from N(m_y, I)."""
+        y = self.class_ids(y, n)
+        if self.sampler is not None and not from_prior:
+            return self.sampler.draw(n, y, generator).to(y.device)
+        return super().sample_codes(n, y, generator, from_prior=True)

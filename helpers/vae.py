@@ -84,7 +84,7 @@ class ConvVAE(nn.Module):
         not ``from_prior``, else from the prior N(0, I)."""
         device = next(self.parameters()).device
         if self.sampler is not None and not from_prior:
-            return self.sampler.draw(n, y, generator).to(device)
+            return self.sampler.draw(n, generator=generator).to(device)
         eps = torch.randn(n, self.latent_dim, generator=generator)
         return self.prior_mean(n, y) + eps.to(device)
 
