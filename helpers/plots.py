@@ -11,10 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import CLASS_NAMES, NUM_CLASSES, to_pixel_range
-
-#: Ten distinguishable colours, one per class, used by every class-coloured figure.
-CLASS_COLORS = plt.get_cmap("tab10").colors
+from .data import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, to_pixel_range
+from .metrics import confusion_shares
 
 
 def _as_pixels(images) -> np.ndarray:
@@ -88,7 +86,7 @@ def loss_curves(history: dict):
 
 def confusion_heatmap(confusion: np.ndarray, title: str):
     """A (10, 10) confusion matrix as row-normalised shares with class names on both axes."""
-    rates = confusion / confusion.sum(1, keepdims=True).clip(min=1)
+    rates = confusion_shares(confusion)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(NUM_CLASSES), CLASS_NAMES, rotation=45, ha="right")
