@@ -147,6 +147,7 @@ RULES = {
     "N_STYLES": whole_number(1, 12),
     "N_JUDGED": whole_number(100, 10_000),
     "COMPONENTS": whole_number(1, 100),
+    "IW_IMAGES": whole_number(1, 10_000),
 }
 
 
