@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from helpers.config import shipped_checkpoint_path  # noqa: E402
-from helpers.data import load_fashion_mnist  # noqa: E402
-from helpers.latent import encode_dataset, tsne_2d  # noqa: E402
-from helpers.model import ConvVAE, count_parameters, kl_divergence, load_checkpoint, vae_loss  # noqa: E402
+from helpers.config import shipped_checkpoint_path
+from helpers.data import load_fashion_mnist
+from helpers.latent import encode_dataset, tsne_2d
+from helpers.model import ConvVAE, count_parameters, kl_divergence, load_checkpoint, vae_loss
 
 
 class MLPVAE(nn.Module):
@@ -49,8 +45,8 @@ class MLPVAE(nn.Module):
 def images_per_second(model, x, loss_fn, n_images, batch_size=128):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
-    for start in range(0, 5 * batch_size, batch_size):  # warm-up
-        loss = loss_fn(x[start:start + batch_size])
+    for xb in x[:5 * batch_size].split(batch_size):  # warm-up
+        loss = loss_fn(xb)
         opt.zero_grad(); loss.backward(); opt.step()
     t0 = time.perf_counter()
     seen = 0

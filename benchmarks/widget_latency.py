@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from helpers.config import shipped_checkpoint_path  # noqa: E402
-from helpers.data import load_fashion_mnist, to_pixel_range  # noqa: E402
-from helpers.latent import encode_dataset  # noqa: E402
-from helpers.model import load_checkpoint  # noqa: E402
-from helpers.widgets import LatentExplorer  # noqa: E402
+from helpers.config import shipped_checkpoint_path
+from helpers.data import load_fashion_mnist, to_pixel_range
+from helpers.latent import encode_dataset
+from helpers.model import load_checkpoint
+from helpers.widgets import LatentExplorer
 
 
 def percentiles(ms):

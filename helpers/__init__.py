@@ -1,21 +1,27 @@
-"""vae-latent-lab helpers: the one shared package behind the four notebooks.
+"""vae-latent-lab helpers: the one shared package behind the notebooks (``pip install -e .``).
 
 Modules, in the one direction data flows (a module never imports one to its right):
 
-    config -> data -> model (and classifier) -> train -> latent -> metrics -> plots -> widgets
+    config -> data -> vae -> cvae -> sampler -> checkpoint -> model -> classifier -> train
+           -> latent -> metrics -> plots -> widgets
 
-- ``config``  : project paths, parameter checks (``check_*``), the smoke-test switch
-- ``data``    : Fashion-MNIST loading (download or offline folder), [-1, 1] scaling, class names
-- ``model``   : the (conditional) convolutional VAE, likelihoods, loss terms, the mixture sampler,
-                checkpoint save / load
+- ``config``    : project paths, default checkpoints by name, the smoke-mode switch, the one table of
+                  parameter rules (``check_parameters``)
+- ``data``      : Fashion-MNIST loading (download or offline folder), [-1, 1] scaling, class names
+                  and colours, finding an item by index or class
+- ``vae``       : the VAE notebook 02 teaches (model, reparameterization, loss terms, one training
+                  epoch), EXPORTED from the notebook by tools/export_lesson.py: edit the notebook
+- ``cvae``      : the conditional VAE (notebook 05): the class given to encoder, decoder and prior
+- ``sampler``   : the Gaussian mixture fitted to the training codes, a better sampler than the prior
+- ``checkpoint``: save / load / export with atomic writes and a format version
+- ``model``     : the public facade: ``from helpers.model import load_checkpoint`` and the rest of
+                  the model API in one import
 - ``classifier``: the small judge CNN that checks whether reconstructions and samples keep their class
-- ``train``   : seeding, device choice, the training loop (tqdm, history, resume)
-- ``latent``  : encoding a dataset, fitting the sampler, PCA / t-SNE, lerp / slerp, class means,
-                2-D manifold grids
-- ``metrics`` : class separation (kNN, linear probe, silhouette), importance-weighted log p(x),
-                active units, reconstruction error, sample quality (Frechet distance, class match)
-- ``plots``   : image grids, class-coloured scatter, loss curves, confusion heatmaps
-- ``widgets`` : the live latent explorer (ipywidgets)
+- ``train``     : seeding, device choice, and the loop around the lesson's epoch (history, test
+                  figures, checkpoints, exact resume, NaN stop)
+- ``latent``    : encoding a dataset, PCA / t-SNE, lerp / slerp, class means, 2-D manifold grids
+- ``metrics``   : class separation (kNN, linear probe, silhouette), importance-weighted log p(x),
+                  active units, reconstruction error, sample quality (Frechet distance, class match)
+- ``plots``     : image grids, class-coloured scatter, loss curves, confusion heatmaps
+- ``widgets``   : the live latent explorer (ipywidgets)
 """
-
-__version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """A small Fashion-MNIST classifier that judges images made by the VAEs.
 
 It answers "does this reconstruction (or sample) still look like its class?" (notebook 02 and
-the README's results table). It is trained by ``scripts/make_checkpoints.py`` and shipped as
+the README's results table). It is trained by ``tools/make_checkpoints.py`` and shipped as
 ``checkpoints/classifier.pt``; its test accuracy is stored in the file.
 """
 
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import JUDGE_PATH
-from .model import CheckpointError, atomic_save
+from .checkpoint import CheckpointError, atomic_save
 
 CLASSIFIER_FORMAT = "vae-latent-lab classifier"
 
@@ -61,9 +61,7 @@ def train_classifier(train_x, train_y, epochs: int = 4, batch_size: int = 128, l
     model.train()
     for epoch in range(epochs):
         order = torch.randperm(len(train_x), generator=gen)
-        for start in tqdm(range(0, len(order), batch_size), desc=f"classifier epoch {epoch + 1}",
-                          disable=not progress):
-            idx = order[start:start + batch_size]
+        for idx in tqdm(order.split(batch_size), desc=f"classifier epoch {epoch + 1}", disable=not progress):
             dx, dy = torch.randint(-2, 3, (2,), generator=gen).tolist()
             xb = torch.roll(train_x[idx], shifts=(dx, dy), dims=(2, 3))
             loss = F.cross_entropy(model(xb), train_y[idx])

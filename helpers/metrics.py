@@ -1,7 +1,7 @@
 """Numbers a reader can compare: latent-space structure, likelihood, reconstructions, samples.
 
 Taught in notebook 03 (separation) and notebook 02 (test loss), and behind the README's results
-and the latent-size / beta study (scripts/run_study.py). Every figure is computed from data.
+and the latent-size / beta study (tools/run_study.py). Every figure is computed from data.
 
 * class separation: latent kNN accuracy, confusion, silhouette, linear-probe accuracy
 * likelihood: the test ELBO (helpers.train.evaluate) and an importance-weighted estimate of
@@ -13,10 +13,11 @@ and the latent-size / beta study (scripts/run_study.py). Every figure is compute
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import functools
+import itertools
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ import torch
 from .data import CLASS_NAMES, NUM_CLASSES
 from .latent import EncodedSet, encode_dataset
 from .train import evaluate
+from .vae import bernoulli_nll, gaussian_nll
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Separation:
     per_class_accuracy: (10,) the same per true class
     confusion: (10, 10) counts, rows = true class, columns = kNN prediction
     silhouette: mean silhouette of the test codes with the true classes as clusters, in [-1, 1]
+    predictions: long (N_test,) the kNN vote for each test code
     """
 
     k: int
@@ -41,14 +44,21 @@ class Separation:
     per_class_accuracy: np.ndarray
     confusion: np.ndarray
     silhouette: float
+    predictions: torch.Tensor
 
     def most_confused(self, top: int = 5) -> list[tuple[str, str, float]]:
         """The ``top`` (true, predicted, share of the true class) pairs off the diagonal, largest first."""
-        rates = self.confusion / self.confusion.sum(1, keepdims=True).clip(min=1)
+        rates = confusion_shares(self.confusion)
         np.fill_diagonal(rates, 0.0)
         order = np.argsort(rates, axis=None)[::-1][:top]
         return [(CLASS_NAMES[i], CLASS_NAMES[j], float(rates[i, j]))
                 for i, j in zip(*np.unravel_index(order, rates.shape))]
+
+
+def confusion_shares(confusion: np.ndarray) -> np.ndarray:
+    """Row-normalised confusion matrix: entry (i, j) = share of true class i predicted as j
+    (rows sum to 1; an empty row stays 0)."""
+    return confusion / confusion.sum(1, keepdims=True).clip(min=1)
 
 
 def knn_predict(train_z: torch.Tensor, train_y: torch.Tensor, test_z: torch.Tensor, k: int = 5) -> torch.Tensor:
@@ -71,34 +81,42 @@ def class_separation(train: EncodedSet, test: EncodedSet, k: int = 5,
     pred = knn_predict(train.mu, train.labels, test.mu, k=k)
     truth = test.labels.numpy()
     conf = confusion_matrix(truth, pred.numpy(), labels=list(range(NUM_CLASSES)))
-    per_class = conf.diagonal() / conf.sum(1).clip(min=1)
+    per_class = confusion_shares(conf).diagonal().copy()
     sil = float(silhouette_score(test.mu.double().numpy(), truth,
                                  sample_size=(None if silhouette_sample is None
                                               or silhouette_sample >= len(truth)
                                               else silhouette_sample),
                                  random_state=seed))
-    return Separation(k, float((pred.numpy() == truth).mean()), per_class, conf, sil)
+    return Separation(k, float((pred.numpy() == truth).mean()), per_class, conf, sil, pred)
+
+
+def _batches(x: torch.Tensor, y: torch.Tensor | None, batch_size: int, device):
+    """(x, y) in batches of ``batch_size`` on ``device``; y None (the plain VAE needs no labels)
+    gives None beside every batch."""
+    ys = itertools.repeat(None) if y is None else y.split(batch_size)
+    for xb, yb in zip(x.split(batch_size), ys):
+        yield xb.to(device), (None if yb is None else yb.to(device))
 
 
 @torch.no_grad()
 def reconstruct(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
-    """Deterministic reconstructions decode(mu(x)): (N, 1, 28, 28) in [-1, 1] on the CPU."""
-    device = next(model.parameters()).device
+    """Deterministic reconstructions decode(mu(x)): (N, 1, 28, 28) in [-1, 1] on the CPU.
+
+    y: class ids (N,); a conditional model needs them, the plain VAE ignores them."""
     out = []
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device)
-        yb = None if y is None or not getattr(model, "num_classes", 0) else y[start:start + batch_size].to(device)
-        mu, _ = model.encode(xb) if yb is None else model.encode(xb, yb)
-        out.append((model.decode(mu) if yb is None else model.decode(mu, yb)).cpu())
+    for xb, yb in _batches(x, y, batch_size, next(model.parameters()).device):
+        mu, _ = model.encode(xb, yb)
+        out.append(model.decode(mu, yb).cpu())
     return torch.cat(out)
 
 
-def class_kept(classifier, model, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """Does a reconstruction keep its class? The judge classifier's accuracy on the originals and
-    on their reconstructions decode(mu(x)), both against the true labels y (N,)."""
+def judge_accuracies(judge, model, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Does a reconstruction keep its class? The judge classifier's accuracy against the true
+    labels y (N,) on the originals x and on their reconstructions decode(mu(x)):
+    {"originals": float, "reconstructions": float}."""
     recon = reconstruct(model, x, y)
-    return {"classifier_on_originals": float((classifier.predict(x) == y).float().mean()),
-            "classifier_on_reconstructions": float((classifier.predict(recon) == y).float().mean())}
+    return {"originals": float((judge.predict(x) == y).float().mean()),
+            "reconstructions": float((judge.predict(recon) == y).float().mean())}
 
 
 def active_units(codes: EncodedSet, threshold: float = 0.01) -> int:
@@ -122,6 +140,14 @@ def reconstruction_mse(model, x: torch.Tensor, y: torch.Tensor | None = None) ->
     return float((((reconstruct(model, x, y) - x) / 2) ** 2).mean())
 
 
+def reconstruction_nll(model, z: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """-log p(x|z) per item, (N,) nats, in the model's own likelihood (the reconstruction term of
+    notebook 02's loss): Gaussian N(x; decode(z), sigma^2 I), or Bernoulli with logits decode_raw(z)."""
+    if model.likelihood == "gaussian":
+        return gaussian_nll(model.decode(z, y), x, model.log_sigma)
+    return bernoulli_nll(model.decode_raw(z, y), x)
+
+
 @torch.no_grad()
 def importance_weighted_ll(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100,
                            batch_size: int = 20, seed: int = 0) -> float:
@@ -129,28 +155,22 @@ def importance_weighted_ll(model, x: torch.Tensor, y: torch.Tensor | None = None
 
         log p(x) ~ logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K,  z_k ~ q(z|x)
 
-    A lower bound that tightens as K grows (K = 1 is the ELBO). Works with any model that has
-    ``encode``, ``decode_logits``, ``reconstruction_nll`` and ``conditional`` (x of any shape).
+    A lower bound that tightens as K grows (K = 1 is the ELBO). The prior is N(prior_mean(n, y), I)
+    (N(0, I) for the plain VAE). y: class ids (N,), needed by a conditional model only.
     """
-    device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     log2pi = math.log(2 * math.pi)
     total = 0.0
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device)
-        yb = None if y is None or not model.conditional else y[start:start + batch_size].to(device)
-        mu, logvar = model.encode(xb, yb) if yb is not None else model.encode(xb)
+    for xb, yb in _batches(x, y, batch_size, next(model.parameters()).device):
+        mu, logvar = model.encode(xb, yb)
         b, d = mu.shape
-        eps = torch.randn(b, k, d, generator=gen).to(device)
+        eps = torch.randn(b, k, d, generator=gen).to(mu.device)
         std = torch.exp(0.5 * logvar)
-        z = mu[:, None] + std[:, None] * eps
+        z = mu[:, None] + std[:, None] * eps                                    # (b, K, D)
         log_q = (-0.5 * eps.pow(2) - torch.log(std)[:, None] - 0.5 * log2pi).sum(-1)
-        prior = model.prior_mean(yb, b)[:, None] if hasattr(model, "prior_mean") else 0.0
-        log_pz = (-0.5 * (z - prior).pow(2) - 0.5 * log2pi).sum(-1)
-        flat_z = z.reshape(b * k, d)
-        x_rep = xb.repeat_interleave(k, 0)
-        raw = model.decode_logits(flat_z, yb.repeat_interleave(k)) if yb is not None else model.decode_logits(flat_z)
-        log_px = -model.reconstruction_nll(raw, x_rep).view(b, k)
+        log_pz = (-0.5 * (z - model.prior_mean(b, yb)[:, None]).pow(2) - 0.5 * log2pi).sum(-1)
+        y_rep = None if yb is None else yb.repeat_interleave(k)
+        log_px = -reconstruction_nll(model, z.reshape(b * k, d), xb.repeat_interleave(k, 0), y_rep).view(b, k)
         ll = torch.logsumexp(log_px + log_pz - log_q, dim=1) - math.log(k)
         total += float(ll.sum())
     return total / len(x)
@@ -173,38 +193,41 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     return float(((ma - mb) ** 2).sum() + np.trace(ca + cb - 2 * covmean.real))
 
 
+@functools.lru_cache(maxsize=1)
+def _reference_features(judge, test_x: torch.Tensor) -> np.ndarray:
+    """The judge's features of the test images, extracted once per (judge, test set) object pair:
+    ``sample_quality`` compares every model's and every sampler's samples with the same ones.
+    (Keyed on the objects themselves, so neither may be changed in place between calls.)"""
+    return judge.features(test_x).numpy()
+
+
 @torch.no_grad()
-def sample_quality(model, classifier, test_x: torch.Tensor, n: int = 10000, seed: int = 0,
+def sample_quality(model, judge, test_x: torch.Tensor, n: int = 10000, seed: int = 0,
                    from_prior: bool = False, by_class: bool = False) -> dict:
     """Judge n samples of the model (``model.sample``; ``from_prior=True``: prior draws even if
-    the model has a fitted sampler) with the classifier.
+    the model has a fitted sampler) with the judge classifier.
 
-    Returns {"frechet_distance"} between classifier features of the samples and of ``test_x``,
-    and for a conditional model (asked classes 0..9 in turn) {"class_match"}: the share of
-    samples the classifier assigns to the asked class (``by_class=True``: also
-    {"class_match_by_class"}, a list of 10 shares, one per asked class).
+    Returns {"frechet_distance"} between judge features of the samples and of ``test_x``
+    (extracted once per judge and test set, then reused), and for a conditional model (asked
+    classes 0..9 in turn) {"class_match"}: the share of samples the judge assigns to the
+    asked class (``by_class=True``: also {"class_match_by_class"}, a list of 10 shares, one per
+    asked class). The plain VAE is asked the same classes and ignores them.
     """
     gen = torch.Generator().manual_seed(seed)
     asked = torch.arange(n) % NUM_CLASSES
-    chunks = []
-    for start in range(0, n, 1000):
-        m = min(1000, n - start)
-        if model.conditional:
-            chunks.append(model.sample(m, asked[start:start + m], generator=gen, from_prior=from_prior).cpu())
-        else:
-            chunks.append(model.sample(m, generator=gen, from_prior=from_prior).cpu())
-    samples = torch.cat(chunks)
-    out = {"frechet_distance": frechet_distance(classifier.features(samples).numpy(),
-                                                classifier.features(test_x).numpy())}
+    samples = torch.cat([model.sample(len(yb), yb, generator=gen, from_prior=from_prior).cpu()
+                         for yb in asked.split(1000)])
+    out = {"frechet_distance": frechet_distance(judge.features(samples).numpy(),
+                                                _reference_features(judge, test_x))}
     if model.conditional:
-        hit = (classifier.predict(samples) == asked).float()
+        hit = (judge.predict(samples) == asked).float()
         out["class_match"] = float(hit.mean())
         if by_class:
             out["class_match_by_class"] = [float(hit[asked == c].mean()) for c in range(NUM_CLASSES)]
     return out
 
 
-def evaluate_model(model, train_x, train_y, test_x, test_y, classifier, *, iw_k: int = 100,
+def evaluate_model(model, train_x, train_y, test_x, test_y, judge, *, iw_k: int = 100,
                    iw_items: int | None = None, n_samples: int = 10000, seed: int = 0,
                    by_class: bool = False) -> dict:
     """Every figure of the README's results table and of the study, as one flat dict.
@@ -214,26 +237,23 @@ def evaluate_model(model, train_x, train_y, test_x, test_y, classifier, *, iw_k:
     prior draws, under keys ending in ``_prior``. by_class: a conditional model also gets
     ``class_match_by_class`` (a list of 10 shares; the one value that is not a number).
     """
-    y = test_y if model.conditional else None
-    elbo = evaluate(model, test_x, y, beta=1.0, seed=seed)
+    elbo = evaluate(model, test_x, test_y, beta=1.0, seed=seed)
     tr = encode_dataset(model, train_x, train_y)
     te = encode_dataset(model, test_x, test_y)
     sep = class_separation(tr, te, k=5, seed=seed)
     n_iw = len(test_x) if iw_items is None else min(iw_items, len(test_x))
-    kept = class_kept(classifier, model, test_x, test_y)
     out = {
         "test_neg_elbo": elbo["loss"], "test_recon": elbo["recon"], "test_kl": elbo["kl"],
-        "iw_log_likelihood": importance_weighted_ll(model, test_x[:n_iw], None if y is None else y[:n_iw],
-                                                    k=iw_k, seed=seed),
+        "iw_log_likelihood": importance_weighted_ll(model, test_x[:n_iw], test_y[:n_iw], k=iw_k, seed=seed),
         "iw_k": iw_k, "iw_items": n_iw,
         "active_units": active_units(te), "knn_accuracy": sep.knn_accuracy,
         "linear_probe_accuracy": linear_probe_accuracy(tr, te, seed=seed), "silhouette": sep.silhouette,
-        "recon_mse": reconstruction_mse(model, test_x, y),
-        "class_kept": kept["classifier_on_reconstructions"],
+        "recon_mse": reconstruction_mse(model, test_x, test_y),
+        "class_kept": judge_accuracies(judge, model, test_x, test_y)["reconstructions"],
     }
-    out.update(sample_quality(model, classifier, test_x, n=n_samples, seed=seed, by_class=by_class))
+    out.update(sample_quality(model, judge, test_x, n=n_samples, seed=seed, by_class=by_class))
     if model.sampler is not None:
-        prior = sample_quality(model, classifier, test_x, n=n_samples, seed=seed, from_prior=True,
+        prior = sample_quality(model, judge, test_x, n=n_samples, seed=seed, from_prior=True,
                                by_class=by_class)
         out.update({f"{k}_prior": v for k, v in prior.items()})
     return out

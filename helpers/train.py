@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from .config import DEVICES, ParameterError, check_parameters
+from .config import ParameterError, check_parameters
 from .vae import ConvVAE, train_epoch as lesson_train_epoch, vae_loss
 
 HISTORY_KEYS = ("train_loss", "train_recon", "train_kl", "test_loss", "test_recon", "test_kl",

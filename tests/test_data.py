@@ -1,4 +1,3 @@
-import gzip
 
 import numpy as np
 import pytest
@@ -162,3 +161,12 @@ def test_half_finished_download_is_not_mistaken_for_data(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="half-finished download: delete it"):
         load_fashion_mnist("train")
     assert len(load_fashion_mnist("test")) == 300
+
+
+def test_one_class_palette_for_plots_and_widgets():
+    from matplotlib.colors import to_hex
+
+    from helpers.data import CLASS_COLORS
+
+    assert len(CLASS_COLORS) == len(CLASS_NAMES) == 10
+    assert len({to_hex(c) for c in CLASS_COLORS}) == 10  # valid colours, no two classes alike

@@ -37,3 +37,31 @@ def test_installed_versions_match_the_pins():
 
     for name, pinned in _pins(ROOT / "requirements.txt").items():
         assert version(name).split("+")[0] == pinned, name
+
+
+def test_one_import_mechanism_the_editable_install(tmp_path):
+    """`pip install -e .` makes `helpers` importable from anywhere: no script puts the repository
+    on sys.path itself, and every tool and benchmark loads from another working directory."""
+    import subprocess
+    import sys
+
+    scripts = sorted((ROOT / "tools").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+    hacks = [p.relative_to(ROOT).as_posix() for p in scripts if "sys.path.insert" in p.read_text()]
+    assert not hacks, f"put the repository on sys.path themselves: {hacks}"
+    load = ("import runpy, sys, helpers; print(helpers.__file__)\n"
+            "for path in sys.argv[1:]: runpy.run_path(path)")  # module level only: no __main__ block runs
+    done = subprocess.run([sys.executable, "-c", load, *map(str, scripts)], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[0] == str(ROOT / "helpers" / "__init__.py")
+
+
+def test_the_version_lives_in_pyproject_only():
+    import tomllib
+    from importlib.metadata import version
+
+    import helpers
+
+    assert not hasattr(helpers, "__version__")
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert version("vae-latent-lab") == pyproject["project"]["version"]

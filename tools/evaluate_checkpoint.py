@@ -1,6 +1,6 @@
 """Measure checkpoints the way the README's results table reports them.
 
-    .venv/bin/python scripts/evaluate_checkpoint.py [checkpoints/vae.pt checkpoints/cvae.pt ...]
+    .venv/bin/python tools/evaluate_checkpoint.py [checkpoints/vae.pt checkpoints/cvae.pt ...]
 
 For each: test negative ELBO with its reconstruction and KL parts (nats per image, one posterior
 sample per image, seed 0), an importance-weighted log p(x) with K = 100 samples of q(z|x) on all
@@ -20,14 +20,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from helpers.classifier import load_classifier  # noqa: E402
-from helpers.config import CHECKPOINT_DIR  # noqa: E402
-from helpers.data import CLASS_NAMES, load_fashion_mnist  # noqa: E402
-from helpers.metrics import evaluate_model, knn_predict  # noqa: E402
-from helpers.model import count_parameters, load_checkpoint  # noqa: E402
+from helpers.classifier import load_classifier
+from helpers.config import CHECKPOINT_DIR
+from helpers.data import CLASS_NAMES, load_fashion_mnist
+from helpers.metrics import evaluate_model, knn_predict
+from helpers.model import count_parameters, load_checkpoint
 
 ROWS = [
     ("test negative ELBO (nats/image)", lambda m: f"{m['test_neg_elbo']:.1f}"),

@@ -1,29 +1,34 @@
 """Copy the executed notebooks of the last `bash scripts/run_series.sh` into notebooks/.
 
-    bash scripts/run_series.sh && .venv/bin/python scripts/refresh_outputs.py
+    bash scripts/run_series.sh && .venv/bin/python tools/refresh_outputs.py
 
 The committed notebooks carry the outputs of a learner's default run (nbval compares the cells
-marked NBVAL_CHECK_OUTPUT against them). Papermill's run metadata is dropped. Every code cell must
-be unchanged since the run, else this refuses; markdown cells are taken from the current
+tagged ``nbval-check-output`` against them). Papermill's run metadata is dropped. Every code cell
+must be unchanged since the run, else this refuses; markdown cells are taken from the current
 notebook (prose edited after the run does not change any output).
 """
 
-from pathlib import Path
-
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-for executed in sorted((ROOT / "outputs" / "series").glob("0*.ipynb")):
-    target = ROOT / "notebooks" / executed.name
-    ran, nb = nbformat.read(executed, as_version=4), nbformat.read(target, as_version=4)
-    ran_code = [c for c in ran.cells if c.cell_type == "code"]
-    now_code = [c for c in nb.cells if c.cell_type == "code"]
-    if [c.source for c in ran_code] != [c.source for c in now_code]:
-        raise SystemExit(f"{target.name}'s code changed since the series ran: run scripts/run_series.sh again")
-    for r, c in zip(ran_code, now_code):  # markdown stays as it is now; code cells get the run's outputs
-        c.outputs, c.execution_count = r.outputs, r.execution_count
-        c.metadata.pop("papermill", None)
-        c.metadata.pop("execution", None)
-    nb.metadata.pop("papermill", None)
-    nbformat.write(nb, target)
-    print(f"refreshed {target.relative_to(ROOT)}")
+from helpers.config import PROJECT_ROOT
+
+
+def refresh(series_dir=PROJECT_ROOT / "outputs" / "series", notebooks_dir=PROJECT_ROOT / "notebooks") -> None:
+    for executed in sorted(series_dir.glob("0*.ipynb")):
+        target = notebooks_dir / executed.name
+        ran, nb = nbformat.read(executed, as_version=4), nbformat.read(target, as_version=4)
+        ran_code = [c for c in ran.cells if c.cell_type == "code"]
+        now_code = [c for c in nb.cells if c.cell_type == "code"]
+        if [c.source for c in ran_code] != [c.source for c in now_code]:
+            raise SystemExit(f"{target.name}'s code changed since the series ran: run scripts/run_series.sh again")
+        for r, c in zip(ran_code, now_code):  # markdown stays as it is now; code cells get the run's outputs
+            c.outputs, c.execution_count = r.outputs, r.execution_count
+            c.metadata.pop("papermill", None)
+            c.metadata.pop("execution", None)
+        nb.metadata.pop("papermill", None)
+        nbformat.write(nb, target)
+        print(f"refreshed {target.relative_to(PROJECT_ROOT)}")
+
+
+if __name__ == "__main__":
+    refresh()

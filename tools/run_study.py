@@ -1,8 +1,8 @@
 """The latent-size / beta / conditional study: train a grid of VAEs with the project's own code,
 measure each with helpers.metrics.evaluate_model, write a CSV and plots.
 
-    .venv/bin/python scripts/run_study.py                 # the full grid: 36 runs, about 25 min on 2 CPU cores
-    .venv/bin/python scripts/run_study.py --grid tiny     # 4 tiny runs (CI)
+    .venv/bin/python tools/run_study.py                 # the full grid: 36 runs, about 25 min on 2 CPU cores
+    .venv/bin/python tools/run_study.py --grid tiny     # 4 tiny runs (CI)
 
 Full grid: latent size {2, 4, 8, 16, 32, 64} x beta {0.5, 1, 4} x conditional {off, on}. Budget per
 run (fits a 2-core CPU): 5 epochs on a fixed random 20,000 training images, batch 128, seed 0.
@@ -21,19 +21,16 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from helpers.classifier import load_classifier  # noqa: E402
-from helpers.data import load_fashion_mnist  # noqa: E402
-from helpers.latent import encode_dataset, fit_latent_mixture  # noqa: E402
-from helpers.metrics import evaluate_model  # noqa: E402
-from helpers.model import ConvVAE  # noqa: E402
-from helpers.train import set_seed, train_vae  # noqa: E402
+from helpers.classifier import load_classifier
+from helpers.config import PROJECT_ROOT
+from helpers.data import load_fashion_mnist
+from helpers.latent import encode_dataset
+from helpers.metrics import evaluate_model
+from helpers.model import ConditionalVAE, ConvVAE, fit_latent_mixture
+from helpers.train import set_seed, train_vae
 
 GRIDS = {
     "full": dict(latent=[2, 4, 8, 16, 32, 64], beta=[0.5, 1.0, 4.0], conditional=[False, True],
@@ -68,11 +65,11 @@ def run_grid(grid: str, out: Path, seed: int = 0) -> Path:
         if (latent, beta, cond) in done:
             continue
         set_seed(seed)
-        model = ConvVAE(latent_dim=latent, conditional=cond)
+        model = (ConditionalVAE if cond else ConvVAE)(latent_dim=latent)
         t0 = time.perf_counter()
         train_vae(model, tx, ty, epochs=g["epochs"], beta=beta, seed=seed, device="cpu", progress=False)
         seconds = time.perf_counter() - t0
-        model.sampler = fit_latent_mixture(encode_dataset(model, tx, ty), conditional=cond, seed=seed)
+        model.sampler = fit_latent_mixture(encode_dataset(model, tx, ty), model.conditional, seed=seed)
         m = evaluate_model(model, tx, ty, sx, sy, judge, iw_k=g["iw_k"], iw_items=g["iw_items"],
                            n_samples=g["n_samples"], seed=seed)
         row = {"latent_dim": latent, "beta": beta, "conditional": cond, "epochs": g["epochs"],
@@ -128,6 +125,6 @@ def plot(csv_path: Path, png: Path) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", choices=sorted(GRIDS), default="full")
-    ap.add_argument("--out", type=Path, default=ROOT / "results")
+    ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")
     args = ap.parse_args()
     print(f"wrote {run_grid(args.grid, args.out)} and {args.out / 'study.png'}")
