@@ -6,11 +6,27 @@ The committed notebooks carry the outputs of a learner's default run (nbval comp
 tagged ``nbval-check-output`` against them). Papermill's run metadata is dropped. Every code cell
 must be unchanged since the run, else this refuses; markdown cells are taken from the current
 notebook (prose edited after the run does not change any output).
+
+Progress bars are dropped: a saved notebook can only show a tqdm bar's text fallback as it was
+when the bar appeared ("0%|"), which reads wrong in a static view (GitHub, nbviewer, a PDF); the
+one line per epoch that training prints stays.
 """
+
+import re
 
 import nbformat
 
 from helpers.config import PROJECT_ROOT
+
+
+_BAR = re.compile(r"\d+%\|")
+
+
+def is_progress_bar(output) -> bool:
+    """A tqdm bar: a widget display (or stderr text) whose plain text is a bar like ' 0%|   | 0/60000'."""
+    if output.get("output_type") == "display_data":
+        return bool(_BAR.search(output.get("data", {}).get("text/plain", "")))
+    return output.get("output_type") == "stream" and output.get("name") == "stderr" and bool(_BAR.search(output.get("text", "")))
 
 
 def refresh(series_dir=PROJECT_ROOT / "outputs" / "series", notebooks_dir=PROJECT_ROOT / "notebooks") -> None:
@@ -22,7 +38,8 @@ def refresh(series_dir=PROJECT_ROOT / "outputs" / "series", notebooks_dir=PROJEC
         if [c.source for c in ran_code] != [c.source for c in now_code]:
             raise SystemExit(f"{target.name}'s code changed since the series ran: run scripts/run_series.sh again")
         for r, c in zip(ran_code, now_code):  # markdown stays as it is now; code cells get the run's outputs
-            c.outputs, c.execution_count = r.outputs, r.execution_count
+            c.outputs = [o for o in r.outputs if not is_progress_bar(o)]
+            c.execution_count = r.execution_count
             c.metadata.pop("papermill", None)
             c.metadata.pop("execution", None)
         nb.metadata.pop("papermill", None)
