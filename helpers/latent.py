@@ -72,7 +72,7 @@ def fit_pca(z: torch.Tensor, k: int = 2) -> PCAMap:
 def tsne_2d(z: torch.Tensor, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
     """t-SNE of codes z (N, D) -> (N, 2) numpy array (scikit-learn, PCA initialisation).
 
-    Takes about 25 s for 10,000 codes on a 2-core CPU.
+    Takes about 25 s for 10,000 codes on a fast 2-core CPU (about 2 min on a slow one).
     """
     from sklearn.manifold import TSNE
 
@@ -139,11 +139,16 @@ def traversal_codes(z0: torch.Tensor, dims, offsets: torch.Tensor) -> torch.Tens
     return z.reshape(rows * cols, -1)
 
 
-def manifold_codes(n: int = 15, spread: float = 0.95) -> torch.Tensor:
-    """An n x n grid of 2-D codes (n*n, 2), row-major with z2 decreasing down the rows, placed at
-    evenly spaced quantiles (from 1 - spread to spread) of N(0, 1) on each axis, so the grid
-    covers the prior's mass evenly (the classic "decoded manifold" of a 2-D VAE)."""
-    q = torch.linspace(1 - spread, spread, n, dtype=torch.float64)
-    vals = (torch.sqrt(torch.tensor(2.0, dtype=torch.float64)) * torch.erfinv(2 * q - 1)).float()
-    z1, z2 = torch.meshgrid(vals, vals.flip(0), indexing="xy")
-    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+def manifold_grid(mu: torch.Tensor, n: int = 15, coverage: float = 0.98):
+    """An n x n grid over the central ``coverage`` of 2-D codes ``mu`` (N, 2), for the classic
+    "decoded manifold" of a 2-D VAE.
+
+    Each axis runs evenly from the (1 - coverage) / 2 to the (1 + coverage) / 2 quantile of the
+    codes on that axis (from their 1st to 99th percentile by default). Returns (grid, z1, z2):
+    grid (n*n, 2) row-major, z1 (n,) rising along each row, z2 (n,) falling down the rows.
+    """
+    lo = mu.quantile((1 - coverage) / 2, dim=0)
+    hi = mu.quantile((1 + coverage) / 2, dim=0)
+    z1, z2 = torch.linspace(lo[0], hi[0], n), torch.linspace(hi[1], lo[1], n)
+    grid = torch.stack(torch.meshgrid(z1, z2, indexing="xy"), dim=-1).reshape(-1, 2)
+    return grid, z1, z2

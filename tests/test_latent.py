@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from helpers.latent import (EncodedSet, class_means, encode_dataset, fit_pca, kl_per_dim, lerp, manifold_codes,
+from helpers.latent import (EncodedSet, class_means, encode_dataset, fit_pca, kl_per_dim, lerp, manifold_grid,
                             slerp, traversal_codes, tsne_2d)
 from helpers.sampler import fit_latent_mixture
 
@@ -116,13 +116,14 @@ def test_traversal_codes_move_one_dimension_per_row():
         traversal_codes(z0, [1, 3], torch.zeros(1, 2))
 
 
-def test_manifold_codes_sit_at_prior_quantiles():
-    z = manifold_codes(n=5, spread=0.9)
-    assert z.shape == (25, 2)
-    normal = torch.distributions.Normal(0.0, 1.0)
-    assert torch.allclose(normal.cdf(z[:5, 0]), torch.linspace(0.1, 0.9, 5), atol=1e-5)  # z1 rises along a row
-    assert torch.allclose(z[::5, 1], z[:5, 0].flip(0))  # z2 falls down the rows
-    assert torch.allclose(z[12], torch.zeros(2), atol=1e-6)  # the centre is z = 0
+def test_manifold_grid_spans_the_codes_central_range():
+    mu = torch.stack([torch.linspace(-4, 6, 1001), torch.linspace(10, 0, 1001)], dim=1)  # z1 -4..6, z2 0..10
+    grid, z1, z2 = manifold_grid(mu, n=5, coverage=0.8)  # the 10th to 90th percentiles
+    assert grid.shape == (25, 2)
+    assert torch.allclose(z1, torch.tensor([-3.0, -1.0, 1.0, 3.0, 5.0]), atol=1e-5)  # rises along a row
+    assert torch.allclose(z2, torch.tensor([9.0, 7.0, 5.0, 3.0, 1.0]), atol=1e-5)   # falls down the rows
+    assert torch.equal(grid[:5, 0], z1) and torch.equal(grid[::5, 1], z2)
+    assert torch.equal(grid[6], torch.stack([z1[1], z2[1]]))
 
 
 def _clusters(conditional: bool):

@@ -1,13 +1,15 @@
 """One source of truth: helpers/vae.py is exactly the `#| export` cells of notebook 02."""
 
+import importlib.util
 import json
 import subprocess
 import sys
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "tools"))
-import export_lesson  # noqa: E402  (a maintainer tool, not part of the package)
+_spec = importlib.util.spec_from_file_location("export_lesson", ROOT / "tools" / "export_lesson.py")
+export_lesson = importlib.util.module_from_spec(_spec)  # a maintainer tool, not part of the package
+_spec.loader.exec_module(export_lesson)
 
 
 def test_the_package_copy_is_the_notebooks_export_cells():

@@ -55,7 +55,7 @@ def test_03_measures_separation_against_the_pixel_baseline(tmp_path, tiny_checkp
     two_d = number(r"2-D model: tiny2.pt from \w+/; kNN accuracy ([\d.]+)", text)
     assert 0.2 < two_d < latent
     # section 6 draws the decoded manifold and the 2-D codes of the 2-D model
-    manifold = [c for c in nb.cells if "manifold_codes(" in c.source]
+    manifold = [c for c in nb.cells if "manifold_grid(" in c.source]
     assert len(manifold) == 1 and sum("image/png" in o.get("data", {}) for o in manifold[0].outputs) == 2
 
 

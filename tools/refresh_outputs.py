@@ -9,7 +9,8 @@ notebook (prose edited after the run does not change any output).
 
 Progress bars are dropped: a saved notebook can only show a tqdm bar's text fallback as it was
 when the bar appeared ("0%|"), which reads wrong in a static view (GitHub, nbviewer, a PDF); the
-one line per epoch that training prints stays.
+one line per epoch that training prints stays, merged with the other printed lines of its cell
+into one block.
 """
 
 import re
@@ -29,6 +30,19 @@ def is_progress_bar(output) -> bool:
     return output.get("output_type") == "stream" and output.get("name") == "stderr" and bool(_BAR.search(output.get("text", "")))
 
 
+def merged_streams(outputs: list) -> list:
+    """Consecutive stream outputs of the same name (one per print or per epoch line) as one block,
+    as a static renderer should show them."""
+    merged = []
+    for o in outputs:
+        if merged and o.get("output_type") == "stream" and merged[-1].get("output_type") == "stream" \
+                and merged[-1].get("name") == o.get("name"):
+            merged[-1]["text"] += o["text"]
+        else:
+            merged.append(o)
+    return merged
+
+
 def refresh(series_dir=PROJECT_ROOT / "outputs" / "series", notebooks_dir=PROJECT_ROOT / "notebooks") -> None:
     for executed in sorted(series_dir.glob("0*.ipynb")):
         target = notebooks_dir / executed.name
@@ -38,7 +52,7 @@ def refresh(series_dir=PROJECT_ROOT / "outputs" / "series", notebooks_dir=PROJEC
         if [c.source for c in ran_code] != [c.source for c in now_code]:
             raise SystemExit(f"{target.name}'s code changed since the series ran: run scripts/run_series.sh again")
         for r, c in zip(ran_code, now_code):  # markdown stays as it is now; code cells get the run's outputs
-            c.outputs = [o for o in r.outputs if not is_progress_bar(o)]
+            c.outputs = merged_streams([o for o in r.outputs if not is_progress_bar(o)])
             c.execution_count = r.execution_count
             c.metadata.pop("papermill", None)
             c.metadata.pop("execution", None)
