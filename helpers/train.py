@@ -63,10 +63,11 @@ class TrainingError(RuntimeError):
 
 @torch.no_grad()
 def evaluate(model: ConvVAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0,
-             batch_size: int = 1000, seed: int = 0) -> dict:
+             batch_size: int = 1000, seed: int = 0, loss=vae_loss) -> dict:
     """Mean loss, recon and kl (per image, nats) of ``model`` on x (N, 1, 28, 28) in [-1, 1].
 
     One reparameterized sample per image, drawn from a fixed seed so the figure is repeatable.
+    ``loss``: the function that computes the terms (helpers.vae.vae_loss, or notebook 02's own).
     """
     device = next(model.parameters()).device
     was_training = model.training
@@ -76,7 +77,7 @@ def evaluate(model: ConvVAE, x: torch.Tensor, y: torch.Tensor | None = None, bet
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
     y = torch.zeros(len(x), dtype=torch.long) if y is None else y
     for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        terms = vae_loss(model, xb.to(device), yb.to(device), beta=beta)
+        terms = loss(model, xb.to(device), yb.to(device), beta=beta)
         for k in sums:
             sums[k] += terms[k].item() * len(xb)
     torch.random.set_rng_state(cpu_rng)
@@ -89,7 +90,7 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
               epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, beta: float = 1.0,
               seed: int = 0, device: str | torch.device = "auto", checkpoint: str | Path | None = None,
               resume: bool = False, progress: bool = True, config: dict | None = None,
-              train_epoch=lesson_train_epoch) -> dict:
+              train_epoch=lesson_train_epoch, loss=vae_loss) -> dict:
     """Train ``model`` with Adam on the negative ELBO (or the beta-VAE objective); return its history.
 
     train_x / test_x: float (N, 1, 28, 28) in [-1, 1]; train_y / test_y: long (N,) class ids (a
@@ -98,6 +99,9 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
     means of loss / recon / kl on train and test, and epoch seconds) is updated and, when
     ``checkpoint`` is given, model, optimizer and history are saved there atomically.
     ``resume=True`` continues from that checkpoint's last finished epoch.
+
+    ``train_epoch`` and ``loss`` are the lesson's functions (helpers.vae by default; notebook 02
+    passes its own cells', so a student's code is what trains and what the test column measures).
 
     Raises TrainingError if an epoch's loss is NaN or infinite (the last good checkpoint is kept).
     """
@@ -135,7 +139,7 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
         for k, v in means.items():
             history[f"train_{k}"].append(v)
         if test_x is not None:
-            for k, v in evaluate(model, test_x, test_y, beta=beta).items():
+            for k, v in evaluate(model, test_x, test_y, beta=beta, loss=loss).items():
                 history[f"test_{k}"].append(v)
         history["epoch_seconds"].append(time.perf_counter() - t0)
         if progress:

@@ -138,7 +138,7 @@ def vae_loss(model, x, y=None, beta=1.0):
     """The negative ELBO (beta = 1) or the beta-VAE objective on a batch x (N, 1, 28, 28).
 
     Returns {"loss", "recon", "kl"}, each a scalar: recon and kl are SUMMED over the pixels and
-    the latent dims of each image, then AVERAGED over the N images; loss = recon + beta * kl."""
+    the latent dims of each image, then AVERAGED over the N images; the loss is recon plus beta times kl."""
     raw, mu, logvar = model(x, y)
     if model.likelihood == "gaussian":
         recon = gaussian_nll(2.0 * torch.sigmoid(raw) - 1.0, x, model.log_sigma)
@@ -146,7 +146,8 @@ def vae_loss(model, x, y=None, beta=1.0):
         recon = bernoulli_nll(raw, x)
     kl = model.kl(mu, logvar, y)
     recon, kl = recon.mean(), kl.mean()  # nats per image
-    return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+    loss = recon + beta * kl
+    return {"loss": loss, "recon": recon, "kl": kl}
 
 
 def train_epoch(model, optimizer, x, y, batch_size=128, beta=1.0, generator=None, progress=None):

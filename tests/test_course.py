@@ -1,0 +1,154 @@
+"""Course tools (scripts/course.py): graded tasks in the series notebooks, a student release that
+hands out no solution, and an autograder whose scores mean what they say (nbgrader 0.9.6 itself)."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+_spec = importlib.util.spec_from_file_location("course", ROOT / "scripts" / "course.py")
+course = importlib.util.module_from_spec(_spec)  # an instructor's script, not part of the package
+_spec.loader.exec_module(course)
+
+SERIES = [ROOT / "notebooks" / name for name in course.SERIES]
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _autograded_points(path):
+    """{test cell grade_id: points} of a notebook's autograded test cells."""
+    return {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in _cells(path)
+            if c["cell_type"] == "code" and _nbgrader(c).get("grade")}
+
+
+def _course(*args):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "course.py"), *map(str, args)],
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    out = tmp_path_factory.mktemp("course") / "student-release"
+    done = _course("release", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def test_each_core_notebook_has_three_or_more_autograded_tasks_twelve_in_all():
+    total = 0
+    for path in SERIES:
+        cells = _cells(path)
+        solutions = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and _nbgrader(c).get("solution")]
+        assert len(solutions) >= 3, path.name
+        for i in solutions:  # every task: its solution region, then a locked test cell worth points
+            text = "".join(cells[i]["source"])
+            assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, (path.name, i)
+            test = cells[i + 1]
+            assert _nbgrader(test).get("grade") and _nbgrader(test).get("locked") and _nbgrader(test)["points"] > 0
+        hidden = [c for c in cells if "### BEGIN HIDDEN TESTS" in "".join(c["source"])]
+        assert len(hidden) == len(solutions), f"{path.name}: every task has hidden checks"
+        by_hand = [c for c in cells if c["cell_type"] == "markdown" and _nbgrader(c).get("grade")]
+        assert by_hand, f"{path.name}: a question graded by hand"
+        ids = [_nbgrader(c)["grade_id"] for c in cells if _nbgrader(c)]
+        assert len(ids) == len(set(ids)), f"{path.name}: grade ids are unique"
+        total += len(solutions)
+    assert total >= 12
+
+
+def test_release_has_student_notebooks_stubbed_package_and_checkpoints(released):
+    for path in SERIES:
+        student = released / "notebooks" / path.name
+        cells = _cells(student)
+        stubs = [c for c in cells if _nbgrader(c).get("solution") and c["cell_type"] == "code"]
+        assert stubs and all("raise NotImplementedError()" in "".join(c["source"]) for c in stubs), path.name
+        assert all("YOUR ANSWER HERE" in "".join(c["source"]) for c in cells
+                   if c["cell_type"] == "markdown" and _nbgrader(c).get("solution")), path.name
+        assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code"), path.name
+        text = "\n".join("".join(c["source"]) for c in cells)
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, path.name
+    module = (released / "helpers" / "vae.py").read_text()
+    export = course._export_lesson()
+    assert module == export.exported_source(released / "notebooks" / "02_train_vae.ipynb")
+    assert module.count("raise NotImplementedError()") == 3  # reparameterize, vae_loss, train_epoch
+    assert (released / "notebooks" / "helpers").resolve() == (released / "helpers").resolve()
+    assert sorted(p.name for p in (released / "checkpoints").iterdir()) == ["vae.pt", "vae2d.pt"]
+    for name in ("README.md", "requirements.txt", "pyproject.toml", "scripts/setup.sh"):
+        assert (released / name).is_file(), name
+
+
+def test_no_solution_or_hidden_check_line_is_anywhere_in_the_release(released):
+    secrets = {path.name: course.secret_lines(path) for path in SERIES}
+    assert all(len(lines) >= 6 for lines in secrets.values()), {k: len(v) for k, v in secrets.items()}
+    assert 'sigma = torch.exp(0.5 * logvar)' in secrets["02_train_vae.ipynb"]  # also in the repository's helpers/vae.py
+    assert course.leaked_lines(released) == []
+    # the search finds what it looks for: every secret line is found in the source notebooks themselves
+    found = {line for line, _ in course.leaked_lines(ROOT / "notebooks")}
+    assert found == {line for lines in secrets.values() for line in lines}
+
+
+def test_release_refuses_a_folder_that_is_not_empty_and_writes_nothing(tmp_path):
+    (tmp_path / "mine.txt").write_text("a student's work")
+    done = _course("release", tmp_path)
+    assert done.returncode == 2
+    assert f"OUTDIR={str(tmp_path)!r} is not allowed" in done.stderr and "nothing was written" in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+
+
+def test_grade_names_a_missing_or_unknown_notebook(tmp_path):
+    done = _course("grade", tmp_path / "02_train_vae.ipynb")
+    assert done.returncode == 2 and "there is no such file" in done.stderr
+    other = tmp_path / "my_homework.ipynb"
+    other.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    done = _course("grade", other)
+    assert done.returncode == 2 and "my_homework.ipynb" in done.stderr and "02_train_vae.ipynb" in done.stderr
+    plain = tmp_path / "01_data.ipynb"
+    plain.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    done = _course("grade", plain)
+    assert done.returncode == 2 and "no nbgrader cells" in done.stderr
+
+
+def _filled_with_one_mistake(released, tmp_path):
+    """The student release of 02 with every task filled in from the source, and one plausible
+    mistake: sigma = exp(logvar) instead of exp(logvar / 2) in reparameterize."""
+    answers = {_nbgrader(c)["grade_id"]: c["source"] for c in _cells(ROOT / "notebooks" / "02_train_vae.ipynb")
+               if _nbgrader(c).get("solution")}
+    nb = json.loads((released / "notebooks" / "02_train_vae.ipynb").read_text())
+    for cell in nb["cells"]:
+        if _nbgrader(cell).get("solution") and cell["cell_type"] == "code":
+            cell["source"] = answers[_nbgrader(cell)["grade_id"]]
+            if _nbgrader(cell)["grade_id"] == "reparameterize":
+                text = "".join(cell["source"])
+                assert "torch.exp(0.5 * logvar)" in text
+                cell["source"] = text.replace("torch.exp(0.5 * logvar)", "torch.exp(logvar)")
+    path = tmp_path / "elsewhere" / "02_train_vae.ipynb"  # any folder: the file name finds the tests
+    path.parent.mkdir()
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def test_grades_series_full_release_zero_and_one_mistake_loses_that_task(released, tmp_path):
+    wrong = _filled_with_one_mistake(released, tmp_path)
+    students = [released / "notebooks" / path.name for path in SERIES]
+    done = _course("grade", *SERIES, *students, wrong)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["notebook"] for r in rows] == [p.name for p in SERIES] * 2 + ["02_train_vae.ipynb"]
+    for row, path in zip(rows, SERIES + SERIES):
+        assert set(row) == {"notebook", "score", "max_score"}
+        assert row["max_score"] == float(sum(_autograded_points(path).values())), row
+    for row in rows[:4]:
+        assert row["score"] == row["max_score"], row   # the full series: full marks
+    for row in rows[4:8]:
+        assert row["score"] == 0.0, row                 # the unmodified release: nothing
+    lost = _autograded_points(ROOT / "notebooks" / "02_train_vae.ipynb")["test_reparameterize"]
+    assert rows[8]["score"] == rows[8]["max_score"] - lost, rows[8]
