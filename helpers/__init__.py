@@ -3,7 +3,7 @@
 Modules, in the one direction data flows (a module never imports one to its right):
 
     config -> data -> vae -> cvae -> sampler -> checkpoint -> model -> classifier -> train
-           -> latent -> metrics -> plots -> widgets
+           -> latent -> metrics -> evaluation -> plots -> widgets
 
 - ``config``    : project paths, default checkpoints by name, the smoke-mode switch, the one table of
                   parameter rules (``check_parameters``)
@@ -20,8 +20,10 @@ Modules, in the one direction data flows (a module never imports one to its righ
 - ``train``     : seeding, device choice, and the loop around the lesson's epoch (history, test
                   figures, checkpoints, exact resume, NaN stop)
 - ``latent``    : encoding a dataset, PCA / t-SNE, lerp / slerp, class means, 2-D manifold grids
-- ``metrics``   : class separation (kNN, linear probe, silhouette), importance-weighted log p(x),
-                  active units, reconstruction error, sample quality (Frechet distance, class match)
+- ``metrics``   : class separation (kNN, linear probe, silhouette, confusion), active units
+- ``evaluation``: a whole model's figures (notebook 05, the README's results, the study):
+                  importance-weighted log p(x), reconstruction error and class kept, sample
+                  quality (Frechet distance, class match)
 - ``plots``     : image grids, class-coloured scatter, loss curves, confusion heatmaps
 - ``widgets``   : the live latent explorer (ipywidgets)
 """

@@ -136,7 +136,7 @@ def load_checkpoint(path, device: str | torch.device = "cpu", conditional: bool 
         want = "a conditional" if conditional else "an unconditional"
         raise CheckpointError(
             f"{path} holds {kind} VAE but {want} one is expected here. Point the checkpoint "
-            f"parameter (CHECKPOINT, or CVAE_CHECKPOINT in notebook 04) at {want} checkpoint "
+            f"parameter (CHECKPOINT, or CVAE_CHECKPOINT in notebook 05) at {want} checkpoint "
             f"such as checkpoints/{'cvae' if conditional else 'vae'}.pt."
         )
     model = build_model(arch)

@@ -11,10 +11,11 @@ graded by hand are markdown answer cells. Both commands run nbgrader 0.9.6 itsel
 an instructor's JupyterHub course gets from the same notebooks (docs/teaching.md).
 
 ``release`` writes OUTDIR/notebooks (the four student notebooks: solutions replaced by
-``# YOUR CODE HERE``, hidden tests and outputs removed), OUTDIR/helpers (the package, with
-helpers/vae.py re-exported from the *student* notebook 02, so the package holds stubs where
-notebook 02 has tasks), the two checkpoints notebooks 03-04 read, and what installs them
-(requirements.txt, pyproject.toml, scripts/setup.sh, a README). It checks its own output: no
+``# YOUR CODE HERE``, hidden tests and outputs removed), OUTDIR/helpers (the package the core
+notebooks import, with helpers/vae.py re-exported from the *student* notebook 02, so the package
+holds stubs where notebook 02 has tasks; the modules only notebook 05 and the tools use, whose
+code would show a student how to write some tasks, are left out), the two checkpoints notebooks
+03-04 read, and what installs them (requirements.txt, pyproject.toml, scripts/setup.sh, a README). It checks its own output: no
 line of any solution or hidden test may appear anywhere in it.
 
 ``grade`` accepts any notebook whose *file name* is one of the series notebooks, wherever it lies
@@ -50,6 +51,8 @@ SERIES = ("01_data.ipynb", "02_train_vae.ipynb", "03_latent_visualization.ipynb"
 ASSIGNMENT = "vae_lab"
 LESSON_NOTEBOOK = "02_train_vae.ipynb"   # its `#| export` cells are helpers/vae.py
 CHECKPOINTS = ("vae.pt", "vae2d.pt")     # what notebooks 03 and 04 read when no runs/ model exists
+NOT_RELEASED = ("evaluation.py", "classifier.py")  # helpers only notebook 05 and tools/ use
+EXTRA_FILES = ("docs/explorer.png",)     # the explorer's picture in notebook 04
 INSTALL_FILES = ("requirements.txt", "pyproject.toml", "scripts/setup.sh")
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -60,13 +63,15 @@ Four notebooks, in order: `notebooks/01_data.ipynb`, `02_train_vae.ipynb`,
 `03_latent_visualization.ipynb`, `04_generation_interpolation.ipynb`. Each has graded tasks: a
 cell that says `# YOUR CODE HERE` is yours to write; the test cell after it checks your answer
 (more checks run when your notebook is graded). Questions marked *graded by hand* are answered in
-the cells that say `YOUR ANSWER HERE`.
+the cells that say `YOUR ANSWER HERE`. (The full series has an optional notebook 05, which the
+notebooks mention; it is not part of this course.)
 
 Set up once, from this folder: `bash scripts/setup.sh` (creates `.venv` with the pinned packages),
 then `.venv/bin/jupyter lab notebooks`. Without internet, set `FASHION_MNIST_DIR` to a folder with
 the four Fashion-MNIST `.gz` files. Notebook 02's training uses the code you write in it; the
-package in `helpers/` holds the same functions as stubs, so notebooks 03 and 04 load the pretrained
-models in `checkpoints/` and do not depend on your notebook 02.
+package in `helpers/` holds those functions as stubs (your code stays in your notebook), and
+notebooks 03 and 04 need none of them: they load the model you trained in 02 (`runs/vae.pt`) if
+there is one, else the pretrained one in `checkpoints/`.
 """
 
 
@@ -178,7 +183,8 @@ def release(outdir: Path) -> list[Path]:
         (staging / "notebooks").mkdir(parents=True)
         for name in SERIES:
             shutil.copy2(released / name, staging / "notebooks" / name)
-        shutil.copytree(ROOT / "helpers", staging / "helpers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(ROOT / "helpers", staging / "helpers",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *NOT_RELEASED))
         export = _export_lesson()
         (staging / "helpers" / "vae.py").write_text(export.exported_source(staging / "notebooks" / LESSON_NOTEBOOK),
                                                     encoding="utf-8")
@@ -186,7 +192,7 @@ def release(outdir: Path) -> list[Path]:
         (staging / "checkpoints").mkdir()
         for name in CHECKPOINTS:
             shutil.copy2(ROOT / "checkpoints" / name, staging / "checkpoints" / name)
-        for rel in INSTALL_FILES:
+        for rel in INSTALL_FILES + EXTRA_FILES:
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, staging / rel)
         (staging / "README.md").write_text(STUDENT_README, encoding="utf-8")

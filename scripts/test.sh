@@ -3,6 +3,7 @@
 #   tests/      unit tests of helpers/ and papermill runs of all four notebooks (tiny parameters)
 #   notebooks/  pytest --nbval-lax: every notebook executed in smoke mode, chosen outputs compared
 #   tests/test_browser.py drives notebook 04's explorer in JupyterLab + headless Chromium
+#   tests/test_course.py  makes the student release and autogrades with nbgrader (smoke mode)
 # Needs Fashion-MNIST offline or online: set FASHION_MNIST_DIR to a folder with the four IDX .gz
 # files (CI: ../shared/fashion-mnist). Extra arguments go to pytest.
 set -euo pipefail

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.metrics import importance_weighted_ll
+from helpers.evaluation import importance_weighted_ll
 from helpers.model import ConditionalVAE, ConvVAE
 
 

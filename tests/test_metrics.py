@@ -10,9 +10,9 @@ from torch import nn
 from conftest import tiny_model
 from helpers.data import CLASS_NAMES
 from helpers.latent import EncodedSet, encode_dataset
-from helpers.metrics import (active_units, class_separation, confusion_shares, evaluate_model,
-                             importance_weighted_ll, judge_accuracies, knn_predict, linear_probe_accuracy,
-                             reconstruct, reconstruction_mse)
+from helpers.evaluation import (evaluate_model, importance_weighted_ll, judge_accuracies, reconstruct,
+                                reconstruction_mse)
+from helpers.metrics import active_units, class_separation, confusion_shares, knn_predict, linear_probe_accuracy
 from helpers.model import LatentMixture
 
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from helpers import metrics
-from helpers.metrics import frechet_distance, sample_quality
+from helpers import evaluation
+from helpers.evaluation import frechet_distance, sample_quality
 from helpers.model import LatentMixture
 
 
@@ -85,5 +85,5 @@ def test_test_features_are_extracted_once_per_judge_and_test_set():
     assert again == first                           # ... and give the same figures (no sampler: prior draws)
     sample_quality(model, judge, other, n=100)
     assert judge.featurized == 100 + 300 + 100 + 100 + 300  # another test set is featurized afresh
-    metrics._reference_features.cache_clear()
+    evaluation._reference_features.cache_clear()
     assert sample_quality(model, judge, x, n=100) == first  # recomputing changes nothing

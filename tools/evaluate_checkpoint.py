@@ -23,7 +23,8 @@ from pathlib import Path
 from helpers.classifier import load_classifier
 from helpers.config import CHECKPOINT_DIR
 from helpers.data import CLASS_NAMES, load_fashion_mnist
-from helpers.metrics import evaluate_model, knn_predict
+from helpers.evaluation import evaluate_model
+from helpers.metrics import knn_predict
 from helpers.model import count_parameters, load_checkpoint
 
 ROWS = [

@@ -1,5 +1,5 @@
 """The latent-size / beta / conditional study: train a grid of VAEs with the project's own code,
-measure each with helpers.metrics.evaluate_model, write a CSV and plots.
+measure each with helpers.evaluation.evaluate_model, write a CSV and plots.
 
     .venv/bin/python tools/run_study.py                 # the full grid: 36 runs, about 25 min on 2 CPU cores
     .venv/bin/python tools/run_study.py --grid tiny     # 4 tiny runs (CI)
@@ -28,7 +28,7 @@ from helpers.classifier import load_classifier
 from helpers.config import PROJECT_ROOT
 from helpers.data import load_fashion_mnist
 from helpers.latent import encode_dataset
-from helpers.metrics import evaluate_model
+from helpers.evaluation import evaluate_model
 from helpers.model import ConditionalVAE, ConvVAE, fit_latent_mixture
 from helpers.train import set_seed, train_vae
 
