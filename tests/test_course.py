@@ -3,6 +3,7 @@ hands out no solution, and an autograder whose scores mean what they say (nbgrad
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -82,8 +83,28 @@ def test_release_has_student_notebooks_stubbed_package_and_checkpoints(released)
     assert module.count("raise NotImplementedError()") == 3  # reparameterize, vae_loss, train_epoch
     assert (released / "notebooks" / "helpers").resolve() == (released / "helpers").resolve()
     assert sorted(p.name for p in (released / "checkpoints").iterdir()) == ["vae.pt", "vae2d.pt"]
-    for name in ("README.md", "requirements.txt", "pyproject.toml", "scripts/setup.sh"):
+    for name in ("README.md", "requirements.txt", "pyproject.toml", "scripts/setup.sh", "docs/explorer.png"):
         assert (released / name).is_file(), name
+    assert not any((released / "helpers" / name).exists() for name in course.NOT_RELEASED)
+
+
+def test_the_released_package_imports_from_the_release_and_serves_notebooks_03_04(released):
+    """From the release's notebooks/ folder, `helpers` is the release's own package (stubs
+    included), every module the core notebooks import loads, and the shipped model still encodes
+    and decodes (03 and 04 need no task of 02)."""
+    code = ("import helpers, torch\n"
+            "from helpers import config, data, latent, metrics, model, plots, train, vae, widgets\n"
+            "m = model.load_checkpoint(config.default_checkpoint('vae'))\n"
+            "mu, logvar = m.encode(torch.zeros(2, 1, 28, 28))\n"
+            "print(helpers.__file__, tuple(m.decode(mu).shape))\n"
+            "try:\n    vae.reparameterize(mu, logvar)\nexcept NotImplementedError:\n    print('stub')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=released / "notebooks", capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "VAE_LAB_RUNS_DIR"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, second = done.stdout.split("\n")[:2]
+    assert first.startswith(str((released / "notebooks" / "helpers").resolve())) or \
+        first.startswith(str(released / "notebooks" / "helpers")), first
+    assert first.endswith("(2, 1, 28, 28)") and second == "stub"
 
 
 def test_no_solution_or_hidden_check_line_is_anywhere_in_the_release(released):
