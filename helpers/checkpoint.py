@@ -27,11 +27,14 @@ CHECKPOINT_VERSION = 1
 def architecture(model: ConvVAE) -> dict:
     """The hyper-parameters that rebuild ``model``: see :func:`build_model`."""
     return {"latent_dim": model.latent_dim, "hidden": model.hidden, "channels": list(model.channels),
-            "conditional": model.conditional, "likelihood": model.likelihood}
+            "conditional": model.conditional, "likelihood": model.likelihood,
+            "image_shape": list(model.image_shape)}
 
 
 def build_model(arch: dict) -> ConvVAE:
-    """A fresh ConvVAE, or ConditionalVAE if ``arch["conditional"]``, from :func:`architecture`'s record."""
+    """A fresh ConvVAE, or ConditionalVAE if ``arch["conditional"]``, from :func:`architecture`'s record.
+
+    Records written before ``image_shape`` was stored are Fashion-MNIST models: (1, 28, 28)."""
     arch = dict(arch)
     cls = ConditionalVAE if arch.pop("conditional", False) else ConvVAE
     return cls(**arch)

@@ -26,7 +26,10 @@ class ConditionalVAE(ConvVAE):
     conditional = True
     num_classes = NUM_CLASSES
 
-    def __init__(self, latent_dim=16, hidden=128, channels=(32, 64), likelihood="gaussian"):
+    def __init__(self, latent_dim=16, hidden=128, channels=None, likelihood="gaussian", image_shape=(1, 28, 28)):
+        if tuple(image_shape) != (1, 28, 28) or (channels is not None and len(channels) != 2):
+            raise ValueError(f"image_shape={tuple(image_shape)!r}, channels={channels!r}: the conditional VAE is made "
+                             f"for Fashion-MNIST's (1, 28, 28) images and two convolutions; use ConvVAE for other shapes")
         rng = torch.random.get_rng_state()
         super().__init__(latent_dim, hidden, channels, likelihood)
         # Rebuild the layers that take the class, initialising every layer in the base class's
