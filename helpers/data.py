@@ -36,6 +36,13 @@ CLASS_COLORS = (
     (0.580, 0.404, 0.741), (0.549, 0.337, 0.294), (0.890, 0.467, 0.761), (0.498, 0.498, 0.498),
     (0.737, 0.741, 0.133), (0.090, 0.745, 0.812),
 )
+
+
+def class_color(cls: int) -> tuple[float, float, float]:
+    """Class ``cls``'s colour as RGB in [0, 1]: CLASS_COLORS, repeating after ten classes."""
+    return CLASS_COLORS[cls % len(CLASS_COLORS)]
+
+
 RULES["GENERATE_CLASS"] = one_of(*CLASS_NAMES)  # the parameter rule lives beside the names it allows
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 _FILES = {

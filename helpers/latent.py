@@ -106,9 +106,9 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
     return dirs * ((1 - t) * n0 + t * n1)
 
 
-def class_means(codes: EncodedSet) -> torch.Tensor:
-    """Mean code of each class: (10, latent_dim)."""
-    return torch.stack([codes.mu[codes.labels == c].mean(0) for c in range(NUM_CLASSES)])
+def class_means(codes: EncodedSet, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """Mean code of each class 0..num_classes-1: (num_classes, latent_dim) (10 for Fashion-MNIST)."""
+    return torch.stack([codes.mu[codes.labels == c].mean(0) for c in range(num_classes)])
 
 
 def kl_per_dim(codes: EncodedSet) -> torch.Tensor:

@@ -1,8 +1,9 @@
 """Figures used across the notebooks: image grids, class-coloured maps, loss curves, strips.
 
 Every function returns the matplotlib Figure (so notebooks and tests can save or inspect it),
-puts titles and axis labels on it, and shows images in grayscale with nearest-pixel scaling.
-Images are float tensors in [-1, 1], shape (N, 1, 28, 28) or (N, 28, 28).
+puts titles and axis labels on it, and shows images with nearest-pixel scaling: grey images in
+grayscale, colour ones in colour. Images are float tensors in [-1, 1], shape (N, C, H, W) with
+C in {1, 3} ((N, 1, 28, 28) for Fashion-MNIST) or (N, H, W).
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, to_pixel_range
+from .data import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, class_color, to_pixel_range
 from .metrics import confusion_shares
 
 
 def _as_pixels(images) -> np.ndarray:
+    """(N, 1, H, W) or (N, H, W) -> (N, H, W) in [0, 1]; (N, 3, H, W) -> (N, H, W, 3)."""
     x = torch.as_tensor(images).detach().float().cpu()
     if x.dim() == 4:
-        x = x[:, 0]
+        x = x[:, 0] if x.shape[1] == 1 else x.permute(0, 2, 3, 1)
     return to_pixel_range(x).numpy()
 
 
 def image_grid(images, nrow: int, title: str | None = None, row_labels=None, col_labels=None,
                cell_inches: float = 0.9):
-    """Images (N, 1, 28, 28) in [-1, 1] laid out ``nrow`` rows deep, row-major, in grayscale."""
+    """Images (N, C, H, W) in [-1, 1] laid out ``nrow`` rows deep, row-major (grey: grayscale)."""
     pix = _as_pixels(images)
     ncol = int(np.ceil(len(pix) / nrow))
     fig, axes = plt.subplots(nrow, ncol, figsize=(ncol * cell_inches, nrow * cell_inches + 0.5),
@@ -35,7 +37,7 @@ def image_grid(images, nrow: int, title: str | None = None, row_labels=None, col
         for spine in ax.spines.values():
             spine.set_visible(False)
         if i < len(pix):
-            ax.imshow(pix[i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(pix[i], cmap="gray" if pix.ndim == 3 else None, vmin=0, vmax=1, interpolation="nearest")
     if row_labels is not None:
         for r, label in enumerate(row_labels):
             axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
@@ -48,15 +50,16 @@ def image_grid(images, nrow: int, title: str | None = None, row_labels=None, col
     return fig
 
 
-def class_scatter(coords, labels, title: str, xlabel: str, ylabel: str, point_size: float = 3.0):
-    """2-D points (N, 2) coloured by class with a legend of class names."""
+def class_scatter(coords, labels, title: str, xlabel: str, ylabel: str, point_size: float = 3.0,
+                  class_names=CLASS_NAMES):
+    """2-D points (N, 2) coloured by class with a legend of ``class_names`` (Fashion-MNIST's by default)."""
     coords = np.asarray(coords)
     labels = np.asarray(labels)
     fig, ax = plt.subplots(figsize=(8, 6.5))
-    for c in range(NUM_CLASSES):
+    for c, name in enumerate(class_names):
         sel = labels == c
-        ax.scatter(coords[sel, 0], coords[sel, 1], s=point_size, color=CLASS_COLORS[c],
-                   label=f"{c}: {CLASS_NAMES[c]}", alpha=0.7, linewidths=0)
+        ax.scatter(coords[sel, 0], coords[sel, 1], s=point_size, color=class_color(c),
+                   label=f"{c}: {name}", alpha=0.7, linewidths=0)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

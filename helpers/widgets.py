@@ -24,7 +24,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from .config import ParameterError
-from .data import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, class_item, to_pixel_range
+from .data import CLASS_NAMES, class_color, class_item, to_pixel_range
 from .latent import EncodedSet, class_means, fit_pca, lerp, slerp
 
 MODES = ("latent dimensions", "principal directions")
@@ -32,17 +32,26 @@ MAP_SIZE = 200
 
 
 def to_png(image: torch.Tensor, scale: int = 8) -> bytes:
-    """One image (1, 28, 28) or (28, 28) in [-1, 1] -> PNG bytes, upscaled ``scale``x with crisp pixels."""
-    pix = to_pixel_range(image.detach().float().cpu().reshape(28, 28)).numpy()
-    arr = np.round(pix * 255).astype(np.uint8)
+    """One image (C, H, W) with C in {1, 3}, or (H, W), in [-1, 1] -> PNG bytes (grey or RGB),
+    upscaled ``scale``x with crisp pixels."""
+    x = image.detach().float().cpu()
+    x = x.unsqueeze(0) if x.dim() == 2 else x
+    if x.dim() != 3 or x.shape[0] not in (1, 3):
+        raise ValueError(f"to_png takes one image (C, H, W) with C in (1, 3) or (H, W), got shape {tuple(image.shape)}")
+    arr = np.round(to_pixel_range(x).numpy() * 255).astype(np.uint8).transpose(1, 2, 0)
     if scale > 1:
         arr = arr.repeat(scale, 0).repeat(scale, 1)
-    return _png(PILImage.fromarray(arr, mode="L"))
+    return _png(PILImage.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr, mode="L" if arr.shape[2] == 1 else "RGB"))
+
+
+def display_scale(side: int) -> int:
+    """How many screen pixels per image pixel: about 224 px on screen (8 for 28 x 28, 4 for 64 x 64)."""
+    return max(1, round(224 / side))
 
 
 def rgb(cls: int) -> tuple[int, int, int]:
-    """Class ``cls``'s colour (helpers.data.CLASS_COLORS) as 0..255 RGB."""
-    return tuple(int(255 * v) for v in CLASS_COLORS[cls])
+    """Class ``cls``'s colour (helpers.data.class_color) as 0..255 RGB."""
+    return tuple(int(255 * v) for v in class_color(cls))
 
 
 def _png(img: PILImage.Image) -> bytes:
@@ -89,9 +98,9 @@ class LatentMap:
         return _png(img)
 
 
-def _dropdown(description: str, value: int) -> w.Dropdown:
-    """A class picker: the ten class names, value = class id."""
-    classes = [(name, c) for c, name in enumerate(CLASS_NAMES)]
+def _dropdown(description: str, value: int, names=CLASS_NAMES) -> w.Dropdown:
+    """A class picker: the class names, value = class id."""
+    classes = [(name, c) for c, name in enumerate(names)]
     return w.Dropdown(options=classes, value=value, description=description, layout=w.Layout(width="240px"))
 
 
@@ -109,9 +118,9 @@ def _title(text: str) -> w.HTML:
     return w.HTML(f"<b>{text}</b>")
 
 
-def _legend() -> w.HTML:
+def _legend(names=CLASS_NAMES) -> w.HTML:
     """The map's class colours with their names."""
-    rows = [f"<span style='color: rgb{rgb(c)}'>&#9632;</span> {name}" for c, name in enumerate(CLASS_NAMES)]
+    rows = [f"<span style='color: rgb{rgb(c)}'>&#9632;</span> {name}" for c, name in enumerate(names)]
     return w.HTML("<div style='font-size: 11px; line-height: 1.35'>" + "<br>".join(rows) + "</div>")
 
 
@@ -120,7 +129,9 @@ class LatentExplorer:
 
     model: follows the public API (``encode``, ``decode``, ``latent_dim``, ``conditional``); a
     conditional model's "decode as" class dropdown is enabled. codes: the test set's EncodedSet;
-    images: the matching test images (N, 1, 28, 28) in [-1, 1].
+    images: the matching test images (N, C, H, W) in [-1, 1] (grey or colour, 28 to 64 pixels);
+    class_names: one name per label in ``codes`` (Fashion-MNIST's ten by default); scale: screen
+    pixels per image pixel (default: about 224 px on screen).
 
     Axis sliders span +-3 standard deviations of the test codes along their direction. With
     more latent dimensions than ``max_sliders``, the dimensions that vary most are shown; the
@@ -132,16 +143,21 @@ class LatentExplorer:
     (the tests and the benchmark do).
     """
 
-    def __init__(self, model, codes: EncodedSet, images: torch.Tensor, scale: int = 8,
-                 max_sliders: int = 16):
-        self.model, self.codes, self.images, self.scale = model.eval(), codes, images, scale
+    def __init__(self, model, codes: EncodedSet, images: torch.Tensor, scale: int | None = None,
+                 max_sliders: int = 16, class_names=CLASS_NAMES):
+        self.model, self.codes, self.images = model.eval(), codes, images
+        self.scale = display_scale(images.shape[-1]) if scale is None else scale
+        self.class_names, self.num_classes = tuple(class_names), len(class_names)
+        if int(codes.labels.max()) >= self.num_classes:
+            raise ParameterError(f"the codes carry label {int(codes.labels.max())} but class_names has only "
+                                 f"{self.num_classes} names: pass one name per class.")
         self.conditional = model.conditional
         self.device = next(model.parameters()).device
         # the geometry of the test codes: centre, class means, the axes the sliders move along
         self.n_axes = min(model.latent_dim, max_sliders)
         self.center = codes.mu.mean(0)
-        self.class_means = class_means(codes)
-        self.class_sizes = torch.bincount(codes.labels, minlength=NUM_CLASSES).tolist()
+        self.class_means = class_means(codes, self.num_classes)
+        self.class_sizes = torch.bincount(codes.labels, minlength=self.num_classes).tolist()
         self.pca = fit_pca(codes.mu, k=self.n_axes)
         self.dims = torch.argsort(codes.mu.std(0), descending=True)[: self.n_axes].sort().values.tolist()
         self.map = LatentMap(codes)
@@ -159,14 +175,15 @@ class LatentExplorer:
     # -- controls ---------------------------------------------------------------------------
     def _build_controls(self):
         """Every picture and control, in the order the layout shows them; nothing is wired yet."""
-        size = 28 * self.scale
+        size = self.images.shape[-1] * self.scale
+        names, last = self.class_names, self.num_classes - 1
         self.original = w.Image(format="png", width=size, height=size)  # the start item
         self.image = w.Image(format="png", width=size, height=size)  # decoded live
         self.map_image = w.Image(format="png", width=MAP_SIZE, height=MAP_SIZE)
         # where to start: the k-th test item of a class, or a random code
-        self.class_dd = _dropdown("start class", 0)
+        self.class_dd = _dropdown("start class", 0, names)
         self.kth = _kth_box(self.class_sizes[0])
-        self.decode_class = _dropdown("decode as", 0)
+        self.decode_class = _dropdown("decode as", 0, names)
         self.decode_class.disabled = not self.conditional
         self.random_btn = w.Button(description="random from prior", icon="random", layout=w.Layout(width="180px"),
                                    tooltip="a code drawn from the prior N(0, I)")
@@ -179,11 +196,11 @@ class LatentExplorer:
         self.sliders = [_slider(readout_format=".2f", step=0.01, style={"description_width": "110px"})
                         for _ in range(self.n_axes)]
         # morph toward a class
-        self.target_dd = _dropdown("toward", 7)
+        self.target_dd = _dropdown("toward", min(7, last), names)
         self.amount = _slider(value=0.0, min=-1.0, max=1.5, step=0.01, description="amount")
         # interpolate from the start item A to item B
-        self.b_class = _dropdown("item B class", 9)
-        self.b_kth = _kth_box(self.class_sizes[9])
+        self.b_class = _dropdown("item B class", min(9, last), names)
+        self.b_kth = _kth_box(self.class_sizes[min(9, last)])
         self.method = w.ToggleButtons(options=["slerp", "lerp"], value="slerp", description="path",
                                       style={"button_width": "70px"})
         self.t = _slider(value=0.0, min=0.0, max=1.0, step=0.01, description="t (A to B)")
@@ -222,7 +239,7 @@ class LatentExplorer:
     def _layout(self):
         pictures = w.HBox([w.VBox([_title("start item"), self.original]),
                            w.VBox([_title("decoded live"), self.image]),
-                           w.VBox([_title("where you are (PCA of test codes)"), w.HBox([self.map_image, _legend()])])])
+                           w.VBox([_title("where you are (PCA of test codes)"), w.HBox([self.map_image, _legend(self.class_names)])])])
         half = (self.n_axes + 1) // 2
         axes = w.HBox([w.VBox(self.sliders[:half]), w.VBox(self.sliders[half:])])
         attribute = w.VBox([_title("morph toward a class (class-mean direction)"),
@@ -302,7 +319,7 @@ class LatentExplorer:
 
     @torch.no_grad()
     def decode_current(self) -> torch.Tensor:
-        """The image (1, 28, 28) in [-1, 1] decoded from the code on screen (as the "decode as" class;
+        """The image (C, H, W) in [-1, 1] decoded from the code on screen (as the "decode as" class;
         a plain VAE ignores the class)."""
         z = self.current_code().unsqueeze(0).to(self.device)
         return self.model.decode(z, torch.tensor([self.decode_class.value], device=self.device))[0].cpu()
@@ -335,8 +352,8 @@ class LatentExplorer:
 
     def set_attribute(self, target_class: int, amount: float):
         """Morph toward ``target_class`` by ``amount`` (0 = none, 1 = a whole class-mean step)."""
-        if target_class not in range(NUM_CLASSES):
-            raise ParameterError(f"target class={target_class!r} is not allowed: use 0..9.")
+        if target_class not in range(self.num_classes):
+            raise ParameterError(f"target class={target_class!r} is not allowed: use 0..{self.num_classes - 1}.")
         if not self.amount.min <= amount <= self.amount.max:
             raise ParameterError(f"amount={amount!r} is not allowed: use {self.amount.min}..{self.amount.max}.")
         with self._holding():
@@ -360,7 +377,7 @@ class LatentExplorer:
             with self._holding():
                 self.decode_class.value = self.source_class
         self._start(self.codes.mu[index], to_png(self.images[index], self.scale),
-                    f"start: test item {index} ({CLASS_NAMES[self.source_class]})")
+                    f"start: test item {index} ({self.class_names[self.source_class]})")
 
     def start_from_prior(self, seed: int = 0):
         """Start from a random code of the prior (seeded): z ~ N(0, I), or N(m_y, I) for the
