@@ -35,9 +35,9 @@ def smoke_mode() -> bool:
     return os.environ.get("VAE_LAB_SMOKE", "0") == "1"
 
 
-#: The models notebooks can load by name: the plain VAE, the conditional VAE (notebook 05) and
-#: the 2-D VAE whose decoded manifold notebook 03 draws.
-MODEL_NAMES = ("vae", "cvae", "vae2d")
+#: The models notebooks can load by name: the plain VAE, the conditional VAE (notebook 05), the
+#: 2-D VAE whose decoded manifold notebook 03 draws, and the 64 x 64 shapes VAE of notebook 06.
+MODEL_NAMES = ("vae", "cvae", "vae2d", "shapes64")
 
 
 def trained_checkpoint_path(name: str = "vae") -> Path:
@@ -116,6 +116,33 @@ def path_or(*words, optional: bool = False):
     return check
 
 
+def dataset_name():
+    """Rule: a dataset helpers.images.load_images knows, or "folder:PATH" with a non-empty PATH."""
+    names = ("fashion-mnist", "shapes64", "cifar10", "celeba")
+    allowed = "one of " + ", ".join(repr(n) for n in names) + " or 'folder:PATH' (a folder of your images)"
+
+    def check(name, value):
+        if not isinstance(value, str) or not (value in names or (value.startswith("folder:") and value[7:].strip())):
+            _fail(name, value, allowed)
+    return check
+
+
+def numbers(minimum: float = 0.0, most: int = 6):
+    """Rule: a non-empty list or tuple of at most ``most`` distinct finite numbers >= minimum."""
+    one = number(minimum)
+    allowed = f"a list of 1 to {most} different finite numbers >= {minimum:g}, e.g. (1, 4, 16)"
+
+    def check(name, value):
+        if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= most or len(set(value)) != len(value):
+            _fail(name, value, allowed)
+        for v in value:
+            try:
+                one(name, v)
+            except ParameterError:
+                _fail(name, value, allowed)
+    return check
+
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 #: The one rule of every notebook parameter, by name.
@@ -148,7 +175,17 @@ RULES = {
     "N_JUDGED": whole_number(100, 10_000),
     "COMPONENTS": whole_number(1, 100),
     "IW_IMAGES": whole_number(1, 10_000),
+    "DATASET": dataset_name(),
+    "IMAGE_SIZE": one_of(28, 32, 64),
+    "N_TRAIN": whole_number(2, optional=True),
+    "N_TEST": whole_number(2, 73_728),
+    "BETAS": numbers(0.0),
+    "MAIN_BETA": number(0.0),
 }
+
+
+#: Parameters whose value must be one of another parameter's values, checked when both are given.
+MEMBER_OF = {"MAIN_BETA": "BETAS"}
 
 
 def check_parameters(**values) -> None:
@@ -164,3 +201,7 @@ def check_parameters(**values) -> None:
         if name not in RULES:
             raise KeyError(f"no rule for parameter {name!r}: add one to helpers.config.RULES")
         RULES[name](name, value)
+    for name, of in MEMBER_OF.items():
+        if name in values and of in values and values[name] not in values[of]:
+            raise ParameterError(f"{name}={values[name]!r} is not allowed: {name} must be one of "
+                                 f"{of} = {tuple(values[of])!r}.")

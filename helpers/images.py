@@ -81,7 +81,8 @@ class ScaledImages:
         return self.images.shape
 
     def __getitem__(self, idx) -> torch.Tensor:
-        return to_model_range(self.images[idx])
+        x = self.images[idx]
+        return to_model_range(x.unsqueeze(0))[0] if x.dim() == 3 else to_model_range(x)
 
     def split(self, size: int):
         return [to_model_range(part) for part in self.images.split(size)]

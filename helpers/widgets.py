@@ -98,15 +98,15 @@ class LatentMap:
         return _png(img)
 
 
-def _dropdown(description: str, value: int, names=CLASS_NAMES) -> w.Dropdown:
-    """A class picker: the class names, value = class id."""
-    classes = [(name, c) for c, name in enumerate(names)]
+def _dropdown(description: str, value: int, names=CLASS_NAMES, only=None) -> w.Dropdown:
+    """A class picker: the class names (those in ``only``, if given), value = class id."""
+    classes = [(name, c) for c, name in enumerate(names) if only is None or c in only]
     return w.Dropdown(options=classes, value=value, description=description, layout=w.Layout(width="240px"))
 
 
 def _kth_box(size: int) -> w.BoundedIntText:
     """Which item of the chosen class: 0..size-1."""
-    return w.BoundedIntText(value=0, min=0, max=size - 1, description="k-th", layout=w.Layout(width="150px"))
+    return w.BoundedIntText(value=0, min=0, max=max(size - 1, 0), description="k-th", layout=w.Layout(width="150px"))
 
 
 def _slider(**kwargs) -> w.FloatSlider:
@@ -170,19 +170,20 @@ class LatentExplorer:
         self.widget = self._layout()
         self._configure_axes()
         self._pick_b()
-        self.start_from_item(class_item(codes.labels, 0, 0))
+        self.start_from_item(class_item(codes.labels, self.class_dd.value, 0))
 
     # -- controls ---------------------------------------------------------------------------
     def _build_controls(self):
         """Every picture and control, in the order the layout shows them; nothing is wired yet."""
         size = self.images.shape[-1] * self.scale
-        names, last = self.class_names, self.num_classes - 1
+        names, present = self.class_names, [c for c, n in enumerate(self.class_sizes) if n > 0]
+        first, last = present[0], present[-1]  # start items come from classes that have test items
         self.original = w.Image(format="png", width=size, height=size)  # the start item
         self.image = w.Image(format="png", width=size, height=size)  # decoded live
         self.map_image = w.Image(format="png", width=MAP_SIZE, height=MAP_SIZE)
         # where to start: the k-th test item of a class, or a random code
-        self.class_dd = _dropdown("start class", 0, names)
-        self.kth = _kth_box(self.class_sizes[0])
+        self.class_dd = _dropdown("start class", first, names, present)
+        self.kth = _kth_box(self.class_sizes[first])
         self.decode_class = _dropdown("decode as", 0, names)
         self.decode_class.disabled = not self.conditional
         self.random_btn = w.Button(description="random from prior", icon="random", layout=w.Layout(width="180px"),
@@ -196,11 +197,11 @@ class LatentExplorer:
         self.sliders = [_slider(readout_format=".2f", step=0.01, style={"description_width": "110px"})
                         for _ in range(self.n_axes)]
         # morph toward a class
-        self.target_dd = _dropdown("toward", min(7, last), names)
+        self.target_dd = _dropdown("toward", min(7, last) if min(7, last) in present else last, names, present)
         self.amount = _slider(value=0.0, min=-1.0, max=1.5, step=0.01, description="amount")
         # interpolate from the start item A to item B
-        self.b_class = _dropdown("item B class", min(9, last), names)
-        self.b_kth = _kth_box(self.class_sizes[min(9, last)])
+        self.b_class = _dropdown("item B class", min(9, last) if min(9, last) in present else last, names, present)
+        self.b_kth = _kth_box(self.class_sizes[self.b_class.value])
         self.method = w.ToggleButtons(options=["slerp", "lerp"], value="slerp", description="path",
                                       style={"button_width": "70px"})
         self.t = _slider(value=0.0, min=0.0, max=1.0, step=0.01, description="t (A to B)")

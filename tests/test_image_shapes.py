@@ -104,3 +104,13 @@ def test_explorer_is_live_at_64x64_in_colour():
         ex.set_attribute(3, 1.0)
     with pytest.raises(Exception, match="class_names has only 2 names"):
         LatentExplorer(model, encode_dataset(model, x, labels), x, class_names=("a", "b"))
+
+
+def test_explorer_offers_only_classes_with_test_items():
+    torch.manual_seed(0)
+    model = ConvVAE(latent_dim=3, hidden=16, image_shape=(1, 32, 32))
+    x = torch.rand(6, 1, 32, 32) * 2 - 1
+    labels = torch.tensor([2, 2, 1, 2, 1, 2])  # no item of class 0
+    ex = LatentExplorer(model, encode_dataset(model, x, labels), x, class_names=("none", "one", "two"))
+    assert [o[1] for o in ex.class_dd.options] == [1, 2] and ex.class_dd.value == 1
+    assert ex.status.value == "start: test item 2 (one)" and ex.b_class.value == 2 and ex.target_dd.value == 2

@@ -11,7 +11,7 @@ import pytest
 from conftest import NB_DIR
 
 NOTEBOOKS = ["01_data", "02_train_vae", "03_latent_visualization", "04_generation_interpolation",
-             "05_going_further"]
+             "05_going_further", "06_higher_resolution"]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

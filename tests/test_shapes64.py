@@ -127,5 +127,5 @@ def test_loader_draws_a_seeded_subset_with_its_factors():
     assert set(a.indices.tolist()) <= set(shapes.split_indices("test").tolist())
     assert torch.equal(a.indices, load_images("shapes64", "test", n=50, seed=3).indices)
     x = a.scaled()
-    assert len(x) == 50 and x[torch.tensor([0, 1])].shape == (2, 1, 64, 64)
+    assert len(x) == 50 and x[torch.tensor([0, 1])].shape == (2, 1, 64, 64) and x[3].shape == (1, 64, 64)
     assert set(x.tensor().unique().tolist()) == {-1.0, 1.0}
