@@ -6,7 +6,9 @@ matplotlib figure and render it to PNG, what `interact` + `plt.imshow` does) in 
 
 Kernel-side figures (no browser): the explorer's whole reaction to a slider change (decode, PNG
 of the garment, PNG of the latent map with its marker). Nothing is asserted; the aim is a p95
-under 15 ms on a 2-core CPU.
+under 15 ms on a 2-core CPU, at 28 x 28 and at 64 x 64: the rows "64 x 64" use the shipped
+shapes64 model (notebook 06) and a colour (3, 64, 64) model of the same architecture (its
+weights untrained: the cost of a decode does not depend on them).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import torch
 
 from helpers.config import shipped_checkpoint_path
 from helpers.data import load_fashion_mnist, to_pixel_range
+from helpers.images import load_images
+from helpers.vae import ConvVAE
 from helpers.latent import encode_dataset
 from helpers.model import load_checkpoint
 from helpers.widgets import LatentExplorer
@@ -71,6 +75,24 @@ def main():
                  time_moves(lambda v: setattr(ex.t, "value", float(v) + 1e-9 * rng.random()), vals, read)))
     vals = rng.uniform(-1, 1.5, args.moves)
     rows.append(("explorer: attribute slider", time_moves(lambda v: setattr(ex.amount, "value", float(v)), vals, read)))
+
+    # 64 x 64: the shipped shapes64 model (grey) and a colour model of the same architecture
+    shapes_test = load_images("shapes64", "test", n=2000)
+    sx = shapes_test.scaled().tensor()
+    big = load_checkpoint(shipped_checkpoint_path("shapes64"))
+    ex64 = LatentExplorer(big, encode_dataset(big, sx, shapes_test.labels), sx, class_names=shapes_test.class_names)
+    s = ex64.sliders[0]
+    vals = rng.uniform(s.min, s.max, args.moves)
+    rows.append(("explorer 64 x 64 grey (shapes64.pt): latent slider",
+                 time_moves(lambda v: setattr(s, "value", float(v)), vals, lambda: ex64.image.value)))
+    torch.manual_seed(0)
+    colour = ConvVAE(latent_dim=big.latent_dim, hidden=big.hidden, likelihood=big.likelihood, image_shape=(3, 64, 64)).eval()
+    cx = sx.expand(-1, 3, -1, -1) * torch.tensor([1.0, 0.5, -0.5]).view(1, 3, 1, 1)
+    exc = LatentExplorer(colour, encode_dataset(colour, cx, shapes_test.labels), cx, class_names=shapes_test.class_names)
+    s = exc.sliders[0]
+    vals = rng.uniform(s.min, s.max, args.moves)
+    rows.append(("explorer 64 x 64 colour (3, 64, 64): latent slider",
+                 time_moves(lambda v: setattr(s, "value", float(v)), vals, lambda: exc.image.value)))
 
     state = {"png": b""}
     z = codes.mu[0].clone()

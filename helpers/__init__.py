@@ -2,13 +2,17 @@
 
 Modules, in the one direction data flows (a module never imports one to its right):
 
-    config -> data -> vae -> cvae -> sampler -> checkpoint -> model -> classifier -> train
-           -> latent -> metrics -> evaluation -> plots -> widgets
+    config -> data -> shapes -> images -> vae -> cvae -> sampler -> checkpoint -> model -> classifier
+           -> train -> latent -> metrics -> disentanglement -> evaluation -> plots -> widgets
 
 - ``config``    : project paths, default checkpoints by name, the smoke-mode switch, the one table of
                   parameter rules (``check_parameters``)
 - ``data``      : Fashion-MNIST loading (download or offline folder), [-1, 1] scaling, class names
                   and colours, finding an item by index or class
+- ``shapes``    : shapes64, the dSprites factor grid (737,280 binary 64 x 64 images, 5 known
+                  factors) drawn by the project's own code; a fixed train/test split
+- ``images``    : ``load_images(dataset, split)``, the one loader of notebook 06: shapes64, your own
+                  folder (``folder:PATH``), cifar10 / celeba (online), Fashion-MNIST
 - ``vae``       : the VAE notebook 02 teaches (model, reparameterization, loss terms, one training
                   epoch), EXPORTED from the notebook by tools/export_lesson.py: edit the notebook
 - ``cvae``      : the conditional VAE (notebook 05): the class given to encoder, decoder and prior
@@ -21,6 +25,8 @@ Modules, in the one direction data flows (a module never imports one to its righ
                   figures, checkpoints, exact resume, NaN stop)
 - ``latent``    : encoding a dataset, PCA / t-SNE, lerp / slerp, class means, 2-D manifold grids
 - ``metrics``   : class separation (kNN, linear probe, silhouette, confusion), active units
+- ``disentanglement``: codes against known factors (notebook 06): the mutual information gap
+                  (MIG), mutual information and entropy of discrete values, IoU of binary masks
 - ``evaluation``: a whole model's figures (notebook 05, the README's results, the study):
                   importance-weighted log p(x), reconstruction error and class kept, sample
                   quality (Frechet distance, class match)
