@@ -114,3 +114,17 @@ def test_explorer_offers_only_classes_with_test_items():
     ex = LatentExplorer(model, encode_dataset(model, x, labels), x, class_names=("none", "one", "two"))
     assert [o[1] for o in ex.class_dd.options] == [1, 2] and ex.class_dd.value == 1
     assert ex.status.value == "start: test item 2 (one)" and ex.b_class.value == 2 and ex.target_dd.value == 2
+
+
+def test_shipped_shapes64_model_follows_the_public_api():
+    from helpers.images import load_images
+
+    model = load_checkpoint(shipped_checkpoint_path("shapes64"))
+    assert model.image_shape == (1, 64, 64) and model.latent_dim == 10 and not model.conditional
+    x = load_images("shapes64", "test", n=16).scaled().tensor()
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (16, 10)
+    out = model.decode(mu)
+    assert out.shape == (16, 1, 64, 64) and out.min() >= -1 and out.max() <= 1
+    new = model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert new.shape == (5, 1, 64, 64) and new.min() >= -1 and new.max() <= 1
