@@ -19,7 +19,7 @@ from torch import nn
 IMAGE_SIZES, IMAGE_CHANNELS = (28, 32, 64), (1, 3)
 
 
-def check_image_shape(image_shape):
+def valid_image_shape(image_shape):
     """(C, H, W) as a tuple of ints, checked: C in {1, 3} (grey or colour), H == W in {28, 32, 64}."""
     shape = tuple(int(s) for s in image_shape)
     if len(shape) != 3 or shape[0] not in IMAGE_CHANNELS or shape[1] != shape[2] or shape[1] not in IMAGE_SIZES:
@@ -32,7 +32,7 @@ def conv_channels(image_shape):
     """Channels of the stride-2 convolutions for an image (C, H, W): one layer per halving of the side
     while it is above 7, doubling up to 64 in the last. 28 -> 14 -> 7: (32, 64); 32 -> 16 -> 8 -> 4:
     (16, 32, 64); 64 -> 32 -> 16 -> 8 -> 4: (8, 16, 32, 64)."""
-    side, depth = check_image_shape(image_shape)[1], 0
+    side, depth = valid_image_shape(image_shape)[1], 0
     while side > 7:
         side, depth = side // 2, depth + 1
     return tuple(64 // 2 ** (depth - 1 - k) for k in range(depth))
@@ -54,7 +54,7 @@ class ConvVAE(nn.Module):
         if likelihood not in ("gaussian", "bernoulli"):
             raise ValueError(f"likelihood={likelihood!r} is not allowed: use 'gaussian' or 'bernoulli'")
         self.latent_dim, self.hidden, self.likelihood = int(latent_dim), int(hidden), likelihood
-        self.image_shape = check_image_shape(image_shape)  # (C, H, W) = (1, 28, 28) for Fashion-MNIST
+        self.image_shape = valid_image_shape(image_shape)  # (C, H, W) = (1, 28, 28) for Fashion-MNIST
         self.channels = tuple(int(c) for c in (channels or conv_channels(self.image_shape)))  # (32, 64)
         self.feature_size = f = self.image_shape[1] // 2 ** len(self.channels)  # 28 -> 14 -> 7: f = 7
         if f * 2 ** len(self.channels) != self.image_shape[1]:
