@@ -158,18 +158,32 @@ def _filled_with_one_mistake(released, tmp_path):
 
 
 def test_grades_series_full_release_zero_and_one_mistake_loses_that_task(released, tmp_path):
+    # graded: the full series, the unmodified release of 02 (the notebook whose tasks the rest of it
+    # trains with) and 02 with one mistake. That the other unmodified release notebooks earn nothing
+    # follows from their stubs, checked without a kernel in test_release_stubs_raise_in_every_task.
     wrong = _filled_with_one_mistake(released, tmp_path)
-    students = [released / "notebooks" / path.name for path in SERIES]
-    done = _course("grade", *SERIES, *students, wrong)
+    student02 = released / "notebooks" / "02_train_vae.ipynb"
+    done = _course("grade", *SERIES, student02, wrong)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [r["notebook"] for r in rows] == [p.name for p in SERIES] * 2 + ["02_train_vae.ipynb"]
-    for row, path in zip(rows, SERIES + SERIES):
+    assert [r["notebook"] for r in rows] == [p.name for p in SERIES] + ["02_train_vae.ipynb"] * 2
+    for row, path in zip(rows, SERIES + [SERIES[1], SERIES[1]]):
         assert set(row) == {"notebook", "score", "max_score"}
         assert row["max_score"] == float(sum(_autograded_points(path).values())), row
     for row in rows[:4]:
         assert row["score"] == row["max_score"], row   # the full series: full marks
-    for row in rows[4:8]:
-        assert row["score"] == 0.0, row                 # the unmodified release: nothing
+    assert rows[4]["score"] == 0.0, rows[4]             # the unmodified release: nothing
     lost = _autograded_points(ROOT / "notebooks" / "02_train_vae.ipynb")["test_reparameterize"]
-    assert rows[8]["score"] == rows[8]["max_score"] - lost, rows[8]
+    assert rows[5]["score"] == rows[5]["max_score"] - lost, rows[5]
+
+
+def test_release_stubs_raise_in_every_task(released):
+    """Every graded code task of the release is a stub that raises, so its test cell cannot pass."""
+    import nbformat
+
+    for path in SERIES:
+        nb = nbformat.read(released / "notebooks" / path.name, as_version=4)
+        tasks = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+        assert tasks, path.name
+        for cell in tasks:
+            assert "raise NotImplementedError" in cell.source, (path.name, cell.metadata["nbgrader"]["grade_id"])

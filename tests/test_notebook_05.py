@@ -1,6 +1,6 @@
 """Notebook 05 (going further) run end to end with papermill on tiny sizes and the shipped
-checkpoints: the figures its prose interprets are in range and agree with each other, and a bad
-parameter is stopped by its one check_parameters call."""
+checkpoints: the figures its prose interprets are in range and agree with each other. (Its one
+check_parameters call: tests/test_notebooks.py.)"""
 
 from __future__ import annotations
 
@@ -94,10 +94,3 @@ def test_05_going_further(tmp_path):
     assert not any("def fig(" in c.source for c in nb.cells)
     study_png = next(c for c in nb.cells if c.cell_type == "code" and "study.png" in c.source)
     assert any("image/png" in o.get("data", {}) for o in study_png.outputs)
-
-
-def test_05_rejects_a_bad_parameter(tmp_path):
-    import papermill as pm
-
-    with pytest.raises(pm.PapermillExecutionError, match="COMPONENTS=0 is not allowed"):
-        run_notebook("05_going_further", tmp_path, COMPONENTS=0)

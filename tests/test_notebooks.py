@@ -36,3 +36,20 @@ def test_notebook_is_a_lesson(name):
     # one call checks every parameter: no hand-written checks in the notebook
     assert sum("check_parameters(" in c.source for c in code) == 1
     assert not any(re.search(r"\bcheck_(?!parameters)\w+\(", c.source) for c in code)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_parameter_is_checked_before_any_work(name):
+    """The cell right after the parameters cell passes every parameter to the one check_parameters
+    call, so a bad value of any of them stops the notebook with the rule's message (helpers.config,
+    tested in test_config.py) before data, models or training; test_notebook_02.py shows one such
+    stop end to end under papermill, and 03 / 04 their data-dependent checks."""
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    names = [n for n in re.findall(r"^([A-Z_][A-Z0-9_]*)\s*=", code[0].source, re.M) if n != "SMOKE"]
+    call = code[1].source[code[1].source.index("check_parameters("):]
+    assert [n for n in names if not re.search(rf"\b{n}={n}\b", call)] == []
+    # nothing but imports, definitions and constants runs before the check in that cell
+    before = code[1].source[:code[1].source.index("check_parameters(")]
+    assert not re.search(r"^(?!from |import |%|\s|#|$)\w+\(", before, re.M), before
