@@ -120,11 +120,16 @@ def load_images(dataset: str, split: str = "train", n: int | None = None, seed: 
                     f"(folder:PATH with the path of a folder of images).")
 
 
+def seeded_pick(total: int, n: int, seed: int) -> torch.Tensor:
+    """n of the indices 0..total-1 drawn at random (seeded), in rising order: long (n,)."""
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
+
 def subset(images: ImageSet, n: int | None, seed: int = 0) -> ImageSet:
     """A seeded random subset of n items in their original order (all when n is None or >= N)."""
     if n is None or n >= len(images):
         return images
-    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    idx = seeded_pick(len(images), n, seed)
     pick = lambda t: None if t is None else t[idx]  # noqa: E731
     return ImageSet(images.images[idx], images.labels[idx], images.class_names, images.source,
                     pick(images.factors), pick(images.indices))
@@ -134,7 +139,7 @@ def load_shapes64(split: str = "train", n: int | None = None, seed: int = 0) -> 
     """The shapes64 grid's split (helpers.shapes), n images drawn at random (seeded); labels = shape."""
     idx = shapes.split_indices(split)
     if n is not None and n < len(idx):
-        idx = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))[:n].sort().values]
+        idx = idx[seeded_pick(len(idx), n, seed)]
     factors = shapes.factors_of(idx)
     return ImageSet(shapes.render(idx), factors[:, 0].clone(), shapes.SHAPES,
                     f"shapes64 ({split}, drawn by helpers.shapes)", factors, idx)
@@ -253,7 +258,7 @@ def _load_celeba(split: str, n: int | None, seed: int, size: int = 64) -> ImageS
         raise _download_error("CelebA", err, DEFAULT_DATA_DIR) from None
     order = torch.arange(len(ds))
     if n is not None and n < len(ds):
-        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        order = seeded_pick(len(ds), n, seed)
     arrays = [np.asarray(square_resize(ds[int(i)][0].convert("RGB"), size, crop=148)) for i in order]
     images = torch.from_numpy(np.ascontiguousarray(np.stack(arrays).transpose(0, 3, 1, 2)))
     return ImageSet(images, torch.zeros(len(order), dtype=torch.long), ("face",), str(DEFAULT_DATA_DIR / "celeba"))

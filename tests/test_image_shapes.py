@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from helpers.checkpoint import load_checkpoint, save_checkpoint
 from helpers.config import shipped_checkpoint_path
 from helpers.cvae import ConditionalVAE
 from helpers.evaluation import reconstruct
