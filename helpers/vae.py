@@ -181,10 +181,11 @@ def vae_loss(model, x, y=None, beta=1.0):
     return {"loss": loss, "recon": recon, "kl": kl}
 
 
-def train_epoch(model, optimizer, x, y, batch_size=128, beta=1.0, generator=None, progress=None):
+def train_epoch(model, optimizer, x, y, batch_size=128, beta=1.0, generator=None, progress=None, scheduler=None):
     """One pass over x (N, 1, 28, 28) in [-1, 1] (labels y (N,)) in shuffled batches.
 
-    Returns the epoch's mean {"loss", "recon", "kl"} in nats per image; ``progress``: a tqdm bar."""
+    Returns the epoch's mean {"loss", "recon", "kl"} in nats per image; ``progress``: a tqdm bar;
+    ``scheduler``: a learning-rate schedule stepped after every batch (None: a constant rate)."""
     model.train()
     device = next(model.parameters()).device
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
@@ -194,6 +195,8 @@ def train_epoch(model, optimizer, x, y, batch_size=128, beta=1.0, generator=None
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()                # backward: gradients of the loss for every weight
         optimizer.step()                        # update: one Adam step
+        if scheduler is not None:
+            scheduler.step()                    # the learning rate for the next step
         for k in sums:
             sums[k] += terms[k].item() * len(idx)
         if progress is not None:

@@ -24,4 +24,4 @@ export VAE_LAB_SMOKE=1                     # notebooks pick their tiny CI defaul
 export VAE_LAB_RUNS_DIR="$(mktemp -d)"     # never touch a learner's runs/
 export MPLBACKEND=Agg
 trap 'rm -rf "$VAE_LAB_RUNS_DIR"' EXIT
-python -m pytest tests notebooks --nbval-lax -p no:cacheprovider "$@"
+python -m pytest tests notebooks --nbval-lax -p no:cacheprovider --durations=20 "$@"

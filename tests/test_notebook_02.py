@@ -41,7 +41,11 @@ def test_02_trains_prints_consistent_figures_and_saves(tmp_path):
     assert float(grad_logvar.group(2)) == pytest.approx(math.exp(-2), abs=0.01)
     assert "reloaded model decodes identically: True" in text
     assert model.sampler.components == 10 and model.sampler.latent_dim == 8
-    assert images >= 2  # loss curves and reconstructions
+    # the recipe: the one-cycle schedule and log sigma's own rate by default, the precision said
+    assert (model.config["schedule"], model.config["sigma_lr_factor"]) == ("one-cycle", 10.0)
+    said = re.search(r"^precision: (fp32|bf16) \((.+)\)$", text, re.M)
+    assert said and said.group(1) == model.config["precision"]
+    assert images >= 3  # the schedule, the loss curves and the reconstructions
 
 
 def test_02_stops_on_a_bad_parameter_before_any_work(tmp_path):

@@ -6,7 +6,8 @@ from helpers.config import ParameterError
 from helpers.latent import encode_dataset
 from helpers.sampler import fit_latent_mixture
 from helpers.model import load_checkpoint, read_checkpoint
-from helpers.train import HISTORY_KEYS, TrainingError, choose_device, set_seed, train_vae
+from helpers.train import (HISTORY_KEYS, TrainingError, choose_device, choose_precision, make_optimizer,
+                           make_scheduler, planned_rates, set_seed, train_vae)
 
 LOSS_KEYS = [k for k in HISTORY_KEYS if k != "epoch_seconds"]
 
@@ -98,3 +99,124 @@ def test_device_choice(monkeypatch):
         choose_device("tpu")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert choose_device("auto").type == "mps"
+
+
+# --- the training recipe: one-cycle schedule, log sigma's own rate, precision -----------------
+
+FAST = dict(schedule="one-cycle", sigma_lr_factor=10.0, lr=3e-3)
+
+
+def test_one_cycle_rate_rises_to_the_peak_then_anneals_and_is_stepped_once_per_batch(small, tmp_path):
+    model = tiny_model()
+    opt = make_optimizer(model, 3e-3, sigma_lr_factor=10.0)
+    sched = make_scheduler(opt, "one-cycle", total_steps=100)
+    rates = []
+    for _ in range(100):
+        rates.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    weights, sigma = [r[0] for r in rates], [r[1] for r in rates]
+    assert weights[0] == pytest.approx(3e-3 / 25) and max(weights) == pytest.approx(3e-3, rel=1e-3)
+    assert weights.index(max(weights)) == 29 and weights[-1] < 3e-3 / 1000
+    assert all(a <= b for a, b in zip(weights[:29], weights[1:30]))      # warm-up: 30 % of the steps
+    assert all(a >= b for a, b in zip(weights[29:-1], weights[30:]))     # then down, never up again
+    assert [s / w for s, w in zip(sigma, weights)] == pytest.approx([10.0] * 100)
+    # through train_vae: 3 epochs of 256 images in batches of 64 -> 12 scheduler steps, saved for resume
+    _run(small, epochs=3, checkpoint=tmp_path / "f.pt", **FAST)
+    state = read_checkpoint(tmp_path / "f.pt")["training_state"]
+    assert state["scheduler"]["last_epoch"] == 12 and state["scheduler"]["total_steps"] == 12
+
+
+def test_log_sigma_gets_its_own_rate_only_when_asked_and_only_a_gaussian_decoder_has_one():
+    gauss, bern = tiny_model(), tiny_model()
+    bern.likelihood = "bernoulli"
+    del bern.log_sigma
+    assert len(make_optimizer(gauss, 1e-3).param_groups) == 1                   # the plain recipe: as before
+    groups = make_optimizer(gauss, 1e-3, sigma_lr_factor=10.0).param_groups
+    assert [len(g["params"]) for g in groups] == [len(list(gauss.parameters())) - 1, 1]
+    assert groups[1]["params"][0] is gauss.log_sigma and groups[1]["lr"] == pytest.approx(1e-2)
+    assert len(make_optimizer(bern, 1e-3, sigma_lr_factor=10.0).param_groups) == 1
+
+
+def test_the_fast_recipe_is_recorded_in_the_checkpoint_and_repeatable(small, tmp_path):
+    _, a = _run(small, epochs=2, checkpoint=tmp_path / "a.pt", **FAST)
+    _, b = _run(small, epochs=2, **FAST)
+    _, plain = _run(small, epochs=2)
+    saved = load_checkpoint(tmp_path / "a.pt")
+    assert (saved.config["schedule"], saved.config["sigma_lr_factor"], saved.config["precision"]) == \
+        ("one-cycle", 10.0, "fp32")
+    assert [a[k] for k in LOSS_KEYS] == [b[k] for k in LOSS_KEYS]      # same parameters, same numbers
+    assert a["train_loss"] != plain["train_loss"]
+
+
+def test_interrupted_one_cycle_run_resumes_where_it_stopped(small, tmp_path, monkeypatch):
+    straight, hist = _run(small, epochs=3, checkpoint=tmp_path / "a.pt", **FAST)
+    import helpers.train as train_module
+
+    calls = {"n": 0}
+    real = train_module.lesson_train_epoch
+
+    def stop_in_epoch_2(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the learner interrupts the kernel during epoch 2
+        return real(*args, **kw)
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(small, epochs=3, checkpoint=tmp_path / "b.pt", train_epoch=stop_in_epoch_2, **FAST)
+    assert read_checkpoint(tmp_path / "b.pt")["training_state"]["epoch"] == 1
+    resumed, hist_b = _run(small, epochs=3, checkpoint=tmp_path / "b.pt", resume=True, **FAST)
+    assert [hist[k] for k in LOSS_KEYS] == [hist_b[k] for k in LOSS_KEYS]
+    for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_precision_auto_picks_bfloat16_only_where_it_is_native(monkeypatch):
+    import helpers.train as train_module
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train_module, "_cpu_flags", lambda: "flags : fpu sse2 avx2 fma avx512f")
+    assert choose_precision("auto", cpu)[0] == "fp32" and "no native bfloat16" in choose_precision("auto", cpu)[1]
+    for flag in ("avx512_bf16", "amx_bf16"):
+        monkeypatch.setattr(train_module, "_cpu_flags", lambda: f"flags : fpu avx2 {flag} avx512f")
+        picked, why = choose_precision("auto", cpu)
+        assert picked == "bf16" and "native bfloat16" in why
+    assert choose_precision("fp32", cpu) == ("fp32", "PRECISION='fp32' was asked for")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert choose_precision("auto", torch.device("cuda"))[0] == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert choose_precision("auto", torch.device("cuda"))[0] == "fp32"
+    assert choose_precision("auto", torch.device("mps"))[0] == "fp32"
+    with pytest.raises(ParameterError, match="PRECISION='fp16' is not allowed.*'auto', 'fp32', 'bf16'"):
+        choose_precision("fp16", cpu)
+
+
+def test_bfloat16_training_runs_and_stays_close_to_float32(small):
+    _, fp32 = _run(small, epochs=2, **FAST)
+    model, bf16 = _run(small, epochs=2, precision="bf16", **FAST)
+    assert all(p.dtype == torch.float32 for p in model.parameters())    # weights stay float32
+    assert bf16["train_loss"] != fp32["train_loss"]                     # bfloat16 arithmetic did happen
+    assert bf16["test_loss"][-1] == pytest.approx(fp32["test_loss"][-1], rel=0.05)
+    assert bf16["train_loss"][-1] < bf16["train_loss"][0]
+
+
+def test_bad_recipe_parameters_name_the_value(small):
+    model = tiny_model()
+    for kw, msg in [({"schedule": "cosine"}, "LR_SCHEDULE='cosine' is not allowed.*'one-cycle', 'constant'"),
+                    ({"sigma_lr_factor": 0}, "SIGMA_LR_FACTOR=0 is not allowed"),
+                    ({"precision": "half"}, "PRECISION='half' is not allowed")]:
+        with pytest.raises(ParameterError, match=msg):
+            train_vae(model, *small, progress=False, device="cpu", **kw)
+
+
+def test_planned_rates_are_the_rates_train_vae_uses():
+    model = tiny_model()
+    opt = make_optimizer(model, 2e-3)
+    sched = make_scheduler(opt, "one-cycle", 37)
+    used = []
+    for _ in range(37):
+        used.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert planned_rates("one-cycle", 2e-3, 37) == used
+    assert planned_rates("constant", 2e-3, 5) == [2e-3] * 5
