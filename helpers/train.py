@@ -81,8 +81,8 @@ def native_bf16(device: torch.device) -> bool:
     """True where bfloat16 arithmetic is native: a CUDA GPU that supports it, or a CPU with the
     AVX-512 BF16 or AMX instructions (flags avx512_bf16 / amx_bf16). False for Apple MPS and
     other CPUs, where bfloat16 would be emulated and slower than float32."""
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cuda":  # compute capability 8.0 (Ampere) or newer; older GPUs only emulate it
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
     if device.type == "cpu":
         return re.search(r"\b(avx512_bf16|amx_bf16)\b", _cpu_flags()) is not None
     return False
@@ -137,6 +137,24 @@ def planned_rates(schedule: str, lr: float, total_steps: int) -> list[float]:
         if scheduler is not None:
             scheduler.step()
     return rates
+
+
+#: what a checkpoint saved before the recipe was recorded was trained with
+_PLAIN = {"schedule": "constant", "sigma_lr_factor": 1.0}
+
+
+def _check_same_run(checkpoint, saved: dict, **now) -> None:
+    """Resuming continues the saved run exactly, so its settings must be the ones asked for now
+    (a constant-rate run may be resumed for more epochs: its later steps do not depend on the total)."""
+    if now["schedule"] == "constant" and saved.get("schedule", "constant") == "constant":
+        now.pop("epochs")
+    differ = [f"{k}={saved.get(k, _PLAIN.get(k))!r} there, {k}={v!r} now" for k, v in now.items()
+              if k in saved or k in _PLAIN if saved.get(k, _PLAIN.get(k)) != v]
+    if differ:
+        raise ParameterError(
+            f"RESUME=True is not allowed here: {checkpoint} was trained with other settings ("
+            + "; ".join(differ) + "). Resume with the same settings, or set RESUME = False (or another "
+            "CHECKPOINT_OUT) to start a new run.")
 
 
 class TrainingError(RuntimeError):
@@ -207,6 +225,8 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
     start_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
         state = read_checkpoint(checkpoint)
+        _check_same_run(checkpoint, state.get("config", {}), epochs=epochs, batch_size=batch_size, lr=lr,
+                        beta=beta, seed=seed, schedule=schedule, sigma_lr_factor=sigma_lr_factor)
         model.load_state_dict(load_checkpoint(checkpoint).state_dict())
         if "training_state" in state:
             opt.load_state_dict(state["training_state"]["optimizer"])

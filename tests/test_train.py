@@ -182,9 +182,10 @@ def test_precision_auto_picks_bfloat16_only_where_it_is_native(monkeypatch):
         picked, why = choose_precision("auto", cpu)
         assert picked == "bf16" and "native bfloat16" in why
     assert choose_precision("fp32", cpu) == ("fp32", "PRECISION='fp32' was asked for")
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    # a GPU counts only with native bfloat16 (an older GPU reports it emulated: True only with emulation)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
     assert choose_precision("auto", torch.device("cuda"))[0] == "bf16"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
     assert choose_precision("auto", torch.device("cuda"))[0] == "fp32"
     assert choose_precision("auto", torch.device("mps"))[0] == "fp32"
     with pytest.raises(ParameterError, match="PRECISION='fp16' is not allowed.*'auto', 'fp32', 'bf16'"):
@@ -220,3 +221,20 @@ def test_planned_rates_are_the_rates_train_vae_uses():
         sched.step()
     assert planned_rates("one-cycle", 2e-3, 37) == used
     assert planned_rates("constant", 2e-3, 5) == [2e-3] * 5
+
+
+def test_resume_refuses_a_checkpoint_trained_with_other_settings_and_keeps_it(small, tmp_path):
+    path = tmp_path / "r.pt"
+    _run(small, epochs=2, checkpoint=path, **FAST)
+    saved = path.read_bytes()
+    for kw, msg in [({"epochs": 3}, r"epochs=2 there, epochs=3 now"),
+                    ({"schedule": "constant"}, r"schedule='one-cycle' there, schedule='constant' now"),
+                    ({"lr": 1e-3}, r"lr=0.003 there, lr=0.001 now")]:
+        with pytest.raises(ParameterError, match=r"RESUME=True is not allowed here: .*r\.pt was trained with "
+                                                 r"other settings \(.*" + msg + r".*RESUME = False"):
+            _run(small, checkpoint=path, resume=True, **{"epochs": 2, **FAST, **kw})
+    assert path.read_bytes() == saved
+    # a checkpoint of the plain recipe (no recipe recorded in older files) resumes with the plain recipe
+    _run(small, epochs=1, checkpoint=tmp_path / "p.pt")
+    with pytest.raises(ParameterError, match="schedule='constant' there, schedule='one-cycle' now"):
+        _run(small, epochs=1, checkpoint=tmp_path / "p.pt", resume=True, **FAST)
