@@ -21,8 +21,9 @@ Modules, in the one direction data flows (a module never imports one to its righ
 - ``model``     : the public facade: ``from helpers.model import load_checkpoint`` and the rest of
                   the model API in one import
 - ``classifier``: the small judge CNN that checks whether reconstructions and samples keep their class
-- ``train``     : seeding, device choice, and the loop around the lesson's epoch (history, test
-                  figures, checkpoints, exact resume, NaN stop)
+- ``train``     : seeding, device choice, the recipe (learning-rate schedule, log sigma's rate,
+                  precision) and the loop around the lesson's epoch (history, test figures,
+                  checkpoints, exact resume, NaN stop)
 - ``latent``    : encoding a dataset, PCA / t-SNE, lerp / slerp, class means, 2-D manifold grids
 - ``metrics``   : class separation (kNN, linear probe, silhouette, confusion), active units
 - ``disentanglement``: codes against known factors (notebook 06): the mutual information gap
