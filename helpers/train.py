@@ -146,10 +146,10 @@ _PLAIN = {"schedule": "constant", "sigma_lr_factor": 1.0}
 def _check_same_run(checkpoint, saved: dict, **now) -> None:
     """Resuming continues the saved run exactly, so its settings must be the ones asked for now
     (a constant-rate run may be resumed for more epochs: its later steps do not depend on the total)."""
-    if now["schedule"] == "constant" and saved.get("schedule", "constant") == "constant":
-        now.pop("epochs")
-    differ = [f"{k}={saved.get(k, _PLAIN.get(k))!r} there, {k}={v!r} now" for k, v in now.items()
-              if k in saved or k in _PLAIN if saved.get(k, _PLAIN.get(k)) != v]
+    then = {k: saved.get(k, _PLAIN.get(k)) for k in now}  # None: not recorded, nothing to compare
+    if now["schedule"] == then["schedule"] == "constant":
+        del now["epochs"]
+    differ = [f"{k}={then[k]!r} there, {k}={v!r} now" for k, v in now.items() if then[k] not in (None, v)]
     if differ:
         raise ParameterError(
             f"RESUME=True is not allowed here: {checkpoint} was trained with other settings ("
@@ -213,8 +213,8 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
 
     Raises TrainingError if an epoch's loss is NaN or infinite (the last good checkpoint is kept).
     """
-    check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, BETA=beta, LEARNING_RATE=lr, LR_SCHEDULE=schedule)
-    check_parameters(SIGMA_LR_FACTOR=sigma_lr_factor)
+    check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, BETA=beta, LEARNING_RATE=lr, LR_SCHEDULE=schedule,
+                     SIGMA_LR_FACTOR=sigma_lr_factor)
     device = choose_device(device) if isinstance(device, str) else device
     picked, _ = choose_precision(precision, device)
     model.sampler = None  # a fitted sampler describes the old weights' codes: re-fit after training

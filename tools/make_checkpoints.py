@@ -43,7 +43,8 @@ NOTEBOOK_06 = PROJECT_ROOT / "notebooks" / "06_higher_resolution.ipynb"
 PLAIN_RECIPE = {"EPOCHS": 20, "BATCH_SIZE": 128, "LEARNING_RATE": 1e-3, "LR_SCHEDULE": "constant",
                 "SIGMA_LR_FACTOR": 1.0, "PRECISION": "fp32"}
 #: the same recipe for the conditional VAE, which the notebook itself does not train
-DEFAULTS_02 = dict(seed=0, latent_dim=16, likelihood="gaussian", epochs=20, batch_size=128, lr=1e-3, beta=1.0)
+DEFAULTS_02 = dict(seed=0, latent_dim=16, likelihood="gaussian", epochs=PLAIN_RECIPE["EPOCHS"],
+                   batch_size=PLAIN_RECIPE["BATCH_SIZE"], lr=PLAIN_RECIPE["LEARNING_RATE"], beta=1.0)
 #: papermill parameters of notebook 02 for each model it makes (the rest stay at its defaults)
 NOTEBOOK_RUNS = {"vae": PLAIN_RECIPE, "vae2d": {**PLAIN_RECIPE, "LATENT_DIM": 2}}
 
