@@ -77,8 +77,8 @@ class ConditionalVAE(ConvVAE):
         return up2(torch.cat([h, oh[:, :, None, None].expand(-1, -1, 14, 14)], dim=1))
 
     def prior_mean(self, n, y=None):
-        """m_y for each of the n items: (n, latent_dim)."""
-        return self._onehot(y, n) @ self.prior_mu
+        """m_y for each of the n items: (n, latent_dim) (rows of prior_mu: exact, in float32 under autocast too)."""
+        return self.prior_mu[self.class_ids(y, n)]
 
     def kl(self, mu, logvar, y=None):
         """KL(q(z|x, y) || N(m_y, I)) per item: (N,) nats."""

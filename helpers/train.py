@@ -17,7 +17,6 @@ resumed from its checkpoint continues with exactly the random numbers the uninte
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import re
@@ -91,8 +90,9 @@ def native_bf16(device: torch.device) -> bool:
 def choose_precision(precision: str, device: torch.device) -> tuple[str, str]:
     """("bf16" or "fp32", the reason in words) for PRECISION "auto", "fp32" or "bf16" on ``device``.
 
-    "auto" trains under bfloat16 autocast (matrix products and convolutions in bfloat16, weights
-    and the optimizer in float32) only where the hardware has native bfloat16, else in float32."""
+    "bf16": each forward pass of the network runs under bfloat16 autocast (convolutions and matrix
+    products in bfloat16); the loss, the weights and the optimizer stay float32. "auto" picks it
+    only where the hardware has native bfloat16, else float32."""
     check_parameters(PRECISION=precision)
     if precision != "auto":
         return precision, f"PRECISION={precision!r} was asked for"
@@ -238,14 +238,15 @@ def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
                   "train_size": len(train_x), "schedule": schedule, "sigma_lr_factor": sigma_lr_factor,
                   "precision": picked, **(config or {})}
     extra = {"scheduler": scheduler} if scheduler is not None else {}  # older train_epoch copies take none
+    if picked == "bf16":
+        extra["precision"] = "bf16"  # train_epoch enters autocast around each forward pass, never around the epoch
     bar = tqdm(total=(epochs - start_epoch) * len(train_x), unit="img", disable=not progress,
                desc=f"{epochs - start_epoch} epochs", mininterval=1.0)
     for epoch in range(start_epoch, epochs):
         torch.manual_seed(seed * 1_000_003 + epoch)  # per-epoch stream: resuming repeats it exactly
         order_rng = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         t0 = time.perf_counter()
-        with (torch.autocast(device.type, dtype=torch.bfloat16) if picked == "bf16" else contextlib.nullcontext()):
-            means = train_epoch(model, opt, train_x, train_y, batch_size, beta, order_rng, bar, **extra)
+        means = train_epoch(model, opt, train_x, train_y, batch_size, beta, order_rng, bar, **extra)
         if not all(map(math.isfinite, means.values())):
             bar.close()
             raise TrainingError(

@@ -171,6 +171,7 @@ def vae_loss(model, x, y=None, beta=1.0):
     Returns {"loss", "recon", "kl"}, each a scalar: recon and kl are SUMMED over the pixels and
     the latent dims of each image, then AVERAGED over the N images; the loss is recon plus beta times kl."""
     raw, mu, logvar = model(x, y)
+    raw, mu, logvar = raw.float(), mu.float(), logvar.float()  # the loss in float32, even after a bfloat16 network
     if model.likelihood == "gaussian":
         recon = gaussian_nll(2.0 * torch.sigmoid(raw) - 1.0, x, model.log_sigma)
     else:
@@ -181,17 +182,20 @@ def vae_loss(model, x, y=None, beta=1.0):
     return {"loss": loss, "recon": recon, "kl": kl}
 
 
-def train_epoch(model, optimizer, x, y, batch_size=128, beta=1.0, generator=None, progress=None, scheduler=None):
+def train_epoch(model, optimizer, x, y, batch_size=128, beta=1.0, generator=None, progress=None, scheduler=None,
+                precision="fp32"):
     """One pass over x (N, 1, 28, 28) in [-1, 1] (labels y (N,)) in shuffled batches.
 
     Returns the epoch's mean {"loss", "recon", "kl"} in nats per image; ``progress``: a tqdm bar;
-    ``scheduler``: a learning-rate schedule stepped after every batch (None: a constant rate)."""
+    ``scheduler``: a learning-rate schedule stepped after every batch (None: a constant rate);
+    ``precision``: "bf16" runs each forward pass under bfloat16 autocast, "fp32" does not."""
     model.train()
     device = next(model.parameters()).device
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
     for idx in torch.randperm(len(x), generator=generator).split(batch_size):
         xb, yb = x[idx].to(device), y[idx].to(device)
-        terms = vae_loss(model, xb, yb, beta)  # forward: encode, reparameterize, decode, loss
+        with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):  # this step's forward only
+            terms = vae_loss(model, xb, yb, beta)  # forward: encode, reparameterize, decode, loss
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()                # backward: gradients of the loss for every weight
         optimizer.step()                        # update: one Adam step

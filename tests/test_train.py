@@ -192,15 +192,6 @@ def test_precision_auto_picks_bfloat16_only_where_it_is_native(monkeypatch):
         choose_precision("fp16", cpu)
 
 
-def test_bfloat16_training_runs_and_stays_close_to_float32(small):
-    _, fp32 = _run(small, epochs=2, **FAST)
-    model, bf16 = _run(small, epochs=2, precision="bf16", **FAST)
-    assert all(p.dtype == torch.float32 for p in model.parameters())    # weights stay float32
-    assert bf16["train_loss"] != fp32["train_loss"]                     # bfloat16 arithmetic did happen
-    assert bf16["test_loss"][-1] == pytest.approx(fp32["test_loss"][-1], rel=0.05)
-    assert bf16["train_loss"][-1] < bf16["train_loss"][0]
-
-
 def test_bad_recipe_parameters_name_the_value(small):
     model = tiny_model()
     for kw, msg in [({"schedule": "cosine"}, "LR_SCHEDULE='cosine' is not allowed.*'one-cycle', 'constant'"),
