@@ -12,8 +12,8 @@
    (k = 5, 60,000 training codes), the judge classifier's accuracy on the reconstructions (class
    kept), and the Frechet distance of 10,000 ``model.sample`` images (the fitted mixture, as
    notebook 02 saves it) to the test images. It also says which precision ``"auto"`` picks here.
-   Where the CPU has no native bfloat16 the bfloat16 run is emulated: correct, but several
-   times slower than float32 (about 3 minutes per epoch on a 2-core AVX2 CPU).
+   Where the CPU has no native bfloat16 the bfloat16 run is emulated: correct, but much slower
+   than float32 (about 5.5 minutes per epoch on 2 cores held to AVX2): ``--precisions fp32``.
 2. **The baseline**: one epoch (60,000 images, batch 128, Adam 1e-3) of the classic MLP VAE of
    the PyTorch examples and Kingma & Welling (784-400-20, Bernoulli decoder).
 
