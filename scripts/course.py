@@ -20,7 +20,7 @@ line of any solution or hidden test may appear anywhere in it.
 
 ``grade`` accepts any notebook whose *file name* is one of the series notebooks, wherever it lies
 (a student's copy or a full series notebook). The test cells are restored from the series source
-(hidden tests included, so a student cannot edit them away), the notebook runs top to bottom in a
+(hidden tests included, so a student cannot edit or delete them away), the notebook runs top to bottom in a
 fresh kernel, and each test cell that runs without error earns its points. It runs in smoke mode
 (VAE_LAB_SMOKE=1: notebook 02 trains one short epoch on 2,000 images), because the tests check a
 student's functions, not the training length; ``--full`` runs the notebooks' real defaults. It
@@ -28,7 +28,13 @@ prints, per notebook, in the order given:
 
     {"notebook": "02_train_vae.ipynb", "score": 6.0, "max_score": 6.0}
 
-score / max_score count the autograded tasks; questions graded by hand are not in them.
+score / max_score count the autograded tasks; questions graded by hand are not in them. Each line
+also holds ``tasks`` (per test cell, in notebook order: ``score``, ``max_score`` and, for a test
+that failed, the ``error`` it raised: which property failed, expected and got), ``restored`` (the
+test cells the submission lacked, deleted or with their nbgrader metadata stripped: put back from
+the source and graded) and ``ungradable`` (test cells nbgrader could not score; they count 0).
+Grading drops what the grading kernel writes to stderr (a warning of a correct answer, a progress
+bar), which nbgrader would otherwise score as a failed test: see GRADING_CONFIG.
 """
 
 from __future__ import annotations
@@ -142,8 +148,24 @@ def leaked_lines(release_dir: Path, sources=None) -> list[tuple[str, str]]:
     return found
 
 
+#: The grading settings a course needs beyond nbgrader's defaults (docs/teaching.md gives the same
+#: lines for a JupyterHub's nbgrader_config.py): a test cell that a student deleted, or whose
+#: nbgrader metadata was stripped, is put back from the source and graded; and nothing a grading
+#: kernel writes to stderr (a warning of a correct answer, a progress bar, logging) costs points:
+#: nbgrader scores a test cell 0 for any stderr output, so the stderr outputs of the graded copy
+#: are dropped (an error still fails its cell; a student's own kernel still shows every warning).
+GRADING_CONFIG = (
+    "c.OverwriteCells.add_missing_cells = True\n"
+    "c.IgnorePattern.enabled = True\n"
+    "c.IgnorePattern.pattern = r'[\\s\\S]*'\n"
+)
+
+
 def _nbgrader(course: Path, *args: str, timeout: int | None = None, env: dict | None = None) -> None:
     """Run one nbgrader command on the throw-away course folder ``course``."""
+    if importlib.util.find_spec("nbgrader") is None:
+        raise CourseError("nbgrader is not installed in this environment: the course tools are the instructor's. "
+                          "Run `bash scripts/setup.sh --instructor` (or pip install -r requirements-instructor.txt).")
     per_cell = -1 if timeout is None else timeout
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\n"
@@ -151,6 +173,7 @@ def _nbgrader(course: Path, *args: str, timeout: int | None = None, env: dict | 
         f"c.CourseDirectory.db_url = {'sqlite:///' + str(course / 'gradebook.db')!r}\n"
         f"c.Execute.timeout = {per_cell}\n"
         "c.Execute.allow_errors = True\n"
+        + GRADING_CONFIG
     )
     run_env = dict(os.environ if env is None else env)
     bindir = str(Path(sys.executable).parent)  # nbgrader calls `alembic` and starts kernels from PATH
@@ -211,6 +234,12 @@ def release(outdir: Path) -> list[Path]:
     return [outdir / "notebooks" / name for name in SERIES]
 
 
+def autograded_ids(cells) -> list[str]:
+    """grade_id of every autograded test cell (a code cell with nbgrader grade) among ``cells``."""
+    return [c["metadata"]["nbgrader"]["grade_id"] for c in cells
+            if c["cell_type"] == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+
+
 def _check_submission(path: Path) -> str:
     if not path.is_file():
         raise CourseError(f"NOTEBOOK={str(path)!r} is not allowed: there is no such file.")
@@ -227,10 +256,18 @@ def _check_submission(path: Path) -> str:
     return path.name
 
 
+def _missing_tests(path: Path, name: str) -> list[str]:
+    """The source's test cells that ``path`` lacks (deleted, or their nbgrader metadata stripped)."""
+    have = set(autograded_ids(json.loads(path.read_text(encoding="utf-8"))["cells"]))
+    return [i for i in autograded_ids(json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))["cells"])
+            if i not in have]
+
+
 def grade(paths, full: bool = False) -> list[dict]:
     """Autograde each notebook in ``paths``; returns one dict per notebook, in order."""
     paths = [Path(p) for p in paths]
     names = [_check_submission(p) for p in paths]
+    restored = [_missing_tests(p, name) for p, name in zip(paths, names)]
     with tempfile.TemporaryDirectory(prefix="vae-lab-grade-") as tmp:
         course = Path(tmp)
         _generate(course, sorted(set(names)))
@@ -250,10 +287,32 @@ def grade(paths, full: bool = False) -> list[dict]:
         with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gradebook:
             for k, name in enumerate(names):
                 submission = gradebook.find_submission_notebook(Path(name).stem, ASSIGNMENT, f"student{k}")
-                auto = [g for g in submission.grades if g.cell.cell_type == "code"]
+                order = autograded_ids(json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))["cells"])
+                auto = sorted((g for g in submission.grades if g.cell.cell_type == "code"),
+                              key=lambda g: order.index(g.name) if g.name in order else len(order))
+                errors = _errors(course / "autograded" / f"student{k}" / ASSIGNMENT / name)
+                tasks = {}
+                for g in auto:
+                    tasks[g.name] = {"score": g.auto_score, "max_score": g.max_score}
+                    if g.name in errors and (g.auto_score or 0.0) < g.max_score:
+                        tasks[g.name]["error"] = errors[g.name]
                 results.append({"notebook": name, "score": float(sum(g.auto_score or 0.0 for g in auto)),
-                                "max_score": float(sum(g.max_score for g in auto))})
+                                "max_score": float(sum(g.max_score for g in auto)), "tasks": tasks,
+                                "restored": restored[k], "ungradable": [g.name for g in auto if g.auto_score is None]})
     return results
+
+
+def _errors(graded: Path) -> dict:
+    """{grade_id: "ErrorName: message"} of the test cells that raised in an autograded notebook."""
+    if not graded.is_file():
+        return {}
+    found = {}
+    for cell in json.loads(graded.read_text(encoding="utf-8"))["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        for out in cell.get("outputs", []) if grade_id else []:
+            if out.get("output_type") == "error":
+                found[grade_id] = f"{out.get('ename')}: {out.get('evalue')}"[:500]
+    return found
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,7 @@
 # files (CI: ../shared/fashion-mnist). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --instructor       # the test suite needs the instructor's tools (nbgrader) too
 export PATH="$PWD/.venv/bin:$PATH"
 # the browser test (tests/test_browser.py) needs a Chromium: Debian's package where we can install it
 if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then

@@ -138,43 +138,72 @@ def test_grade_names_a_missing_or_unknown_notebook(tmp_path):
     assert done.returncode == 2 and "no nbgrader cells" in done.stderr
 
 
-def _filled_with_one_mistake(released, tmp_path):
-    """The student release of 02 with every task filled in from the source, and one plausible
-    mistake: sigma = exp(logvar) instead of exp(logvar / 2) in reparameterize."""
-    answers = {_nbgrader(c)["grade_id"]: c["source"] for c in _cells(ROOT / "notebooks" / "02_train_vae.ipynb")
+def _filled(released, tmp_path, name, change=None, delete=(), strip=()):
+    """The student release of notebook ``name`` with every task filled in from the source, then
+    ``change``: {grade_id: (old, new)} replaced in that task's code; the test cells in ``delete``
+    deleted and those in ``strip`` left in place with their nbgrader metadata removed."""
+    answers = {_nbgrader(c)["grade_id"]: "".join(c["source"]) for c in _cells(ROOT / "notebooks" / name)
                if _nbgrader(c).get("solution")}
-    nb = json.loads((released / "notebooks" / "02_train_vae.ipynb").read_text())
+    nb = json.loads((released / "notebooks" / name).read_text())
+    cells = []
     for cell in nb["cells"]:
+        grade_id = _nbgrader(cell).get("grade_id")
         if _nbgrader(cell).get("solution") and cell["cell_type"] == "code":
-            cell["source"] = answers[_nbgrader(cell)["grade_id"]]
-            if _nbgrader(cell)["grade_id"] == "reparameterize":
-                text = "".join(cell["source"])
-                assert "torch.exp(0.5 * logvar)" in text
-                cell["source"] = text.replace("torch.exp(0.5 * logvar)", "torch.exp(logvar)")
-    path = tmp_path / "elsewhere" / "02_train_vae.ipynb"  # any folder: the file name finds the tests
+            cell["source"] = answers[grade_id]
+            if grade_id in (change or {}):
+                old, new = change[grade_id]
+                assert old in cell["source"], (grade_id, old)
+                cell["source"] = cell["source"].replace(old, new)
+        if grade_id in strip:
+            del cell["metadata"]["nbgrader"]
+        if grade_id not in delete:
+            cells.append(cell)
+    nb["cells"] = cells
+    path = tmp_path / f"{name.split('_')[0]}-{len(list(tmp_path.iterdir()))}" / name  # any folder: the file name finds the tests
     path.parent.mkdir()
     path.write_text(json.dumps(nb))
     return path
 
 
-def test_grades_series_full_release_zero_and_one_mistake_loses_that_task(released, tmp_path):
-    # graded: the full series, the unmodified release of 02 (the notebook whose tasks the rest of it
-    # trains with) and 02 with one mistake. That the other unmodified release notebooks earn nothing
-    # follows from their stubs, checked without a kernel in test_release_stubs_raise_in_every_task.
-    wrong = _filled_with_one_mistake(released, tmp_path)
+def test_grading_is_fair_and_says_per_task_what_was_expected(released, tmp_path):
+    """One nbgrader run grades: the full series (full marks), the unmodified release of 02 (the
+    notebook whose tasks the rest of it trains with: nothing), 02 with one plausible mistake
+    (sigma = exp(logvar)) whose test cell the student also deleted (restored, exactly that task's
+    points lost), and 01 with a correct answer that prints a warning (torch.tensor of a tensor),
+    a test cell whose nbgrader metadata was stripped (restored and graded) and a mistake only a
+    hidden check finds (clipping after the conversion to uint8). That the other unmodified release
+    notebooks earn nothing follows from their stubs (test_release_stubs_raise_in_every_task)."""
+    wrong02 = _filled(released, tmp_path, "02_train_vae.ipynb", delete=["test_reparameterize"],
+                      change={"reparameterize": ("torch.exp(0.5 * logvar)", "torch.exp(logvar)")})
+    tampered01 = _filled(released, tmp_path, "01_data.ipynb", strip=["test_closest_pair"], change={
+        "ink_share": ("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    labels = torch.tensor(labels)  # warns: copy a tensor\n"),
+        "to_bytes": ("pixels.round().clamp(0, 255).to(torch.uint8)", "pixels.round().to(torch.uint8).clamp(0, 255)")})
     student02 = released / "notebooks" / "02_train_vae.ipynb"
-    done = _course("grade", *SERIES, student02, wrong)
+    done = _course("grade", *SERIES, student02, wrong02, tampered01)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [r["notebook"] for r in rows] == [p.name for p in SERIES] + ["02_train_vae.ipynb"] * 2
-    for row, path in zip(rows, SERIES + [SERIES[1], SERIES[1]]):
-        assert set(row) == {"notebook", "score", "max_score"}
-        assert row["max_score"] == float(sum(_autograded_points(path).values())), row
+    print(*rows, sep="\n")
+    assert [r["notebook"] for r in rows] == [p.name for p in SERIES] + ["02_train_vae.ipynb"] * 2 + ["01_data.ipynb"]
+    for row, path in zip(rows, SERIES + [SERIES[1]] * 2 + [SERIES[0]]):
+        points = _autograded_points(path)
+        assert list(row["tasks"]) == list(points), row                 # every test cell, in notebook order
+        assert [t["max_score"] for t in row["tasks"].values()] == [float(p) for p in points.values()]
+        assert row["max_score"] == float(sum(points.values())), row
+        assert row["score"] == sum(t["score"] for t in row["tasks"].values()) and row["ungradable"] == []
     for row in rows[:4]:
-        assert row["score"] == row["max_score"], row   # the full series: full marks
-    assert rows[4]["score"] == 0.0, rows[4]             # the unmodified release: nothing
-    lost = _autograded_points(ROOT / "notebooks" / "02_train_vae.ipynb")["test_reparameterize"]
-    assert rows[5]["score"] == rows[5]["max_score"] - lost, rows[5]
+        assert row["score"] == row["max_score"] and row["restored"] == [], row   # the full series: full marks
+    assert rows[4]["score"] == 0.0 and rows[4]["restored"] == [], rows[4]       # the unmodified release: nothing
+    wrong, tampered = rows[5], rows[6]
+    assert wrong["restored"] == ["test_reparameterize"]
+    assert {k: t["score"] for k, t in wrong["tasks"].items()} == {"test_reparameterize": 0.0, "test_vae_loss": 2.0,
+                                                                   "test_train_epoch": 2.0}
+    assert "sigma = exp(logvar / 2) = (2, 0.5): got" in wrong["tasks"]["test_reparameterize"]["error"]
+    assert tampered["restored"] == ["test_closest_pair"]
+    assert {k: t["score"] for k, t in tampered["tasks"].items()} == {"test_ink_share": 2.0, "test_closest_pair": 1.0,
+                                                                      "test_to_bytes": 0.0}
+    error = tampered["tasks"]["test_to_bytes"]["error"]                   # a hidden check: expected and got
+    assert error.startswith("AssertionError") and "1.2 -> 255" in error and "got [192, 24, 255]" in error, error
+    assert all("error" not in t for r in rows[:4] for t in r["tasks"].values())
 
 
 def test_release_stubs_raise_in_every_task(released):

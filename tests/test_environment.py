@@ -1,5 +1,6 @@
-"""requirements.txt and environment.yml must pin the same versions."""
+"""requirements.txt and environment.yml must pin the same versions; the learner's install is a learner's."""
 
+import os
 import re
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def test_requirements_and_environment_pin_the_same_versions():
 
 
 def test_every_dependency_says_why_it_is_there():
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    for line in ((ROOT / "requirements.txt").read_text() + (ROOT / "requirements-instructor.txt").read_text()).splitlines():
         if PIN.match(line):
             assert "#" in line, f"no comment on {line!r}"
 
@@ -35,7 +36,7 @@ def test_every_dependency_says_why_it_is_there():
 def test_installed_versions_match_the_pins():
     from importlib.metadata import version
 
-    for name, pinned in _pins(ROOT / "requirements.txt").items():
+    for name, pinned in {**_pins(ROOT / "requirements.txt"), **_pins(ROOT / "requirements-instructor.txt")}.items():
         assert version(name).split("+")[0] == pinned, name
 
 
@@ -65,3 +66,37 @@ def test_the_version_lives_in_pyproject_only():
     assert not hasattr(helpers, "__version__")
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert version("vae-latent-lab") == pyproject["project"]["version"]
+
+
+def test_the_learners_jupyterlab_has_no_grading_tools(tmp_path):
+    """What a learner installs (requirements.txt, as scripts/setup.sh and environment.yml do)
+    brings no nbgrader: a JupyterLab installed from it lists no nbgrader lab or server extension
+    (no Nbgrader menu, Validate button or Create Assignment panel), while the instructor's install
+    (requirements-instructor.txt, this suite's .venv) does. torch and torchvision, which ship no
+    Jupyter extension, are left out of the throw-away venv to keep it to a minute."""
+    import subprocess
+    import sys
+
+    learner_reqs = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
+                    if not line.startswith(("torch==", "torchvision=="))]
+    assert not [line for line in learner_reqs if line.lower().startswith("nbgrader")]
+    (tmp_path / "learner.txt").write_text("\n".join(learner_reqs) + "\n")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "-r", str(tmp_path / "learner.txt")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    def extensions(bindir):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+        lab = subprocess.run([str(bindir / "jupyter"), "labextension", "list"], capture_output=True, text=True, env=env)
+        server = subprocess.run([str(bindir / "jupyter"), "server", "extension", "list"], capture_output=True, text=True,
+                                env=env)
+        assert lab.returncode == 0 and server.returncode == 0, lab.stderr[-1000:] + server.stderr[-1000:]
+        return (lab.stdout + lab.stderr).lower(), (server.stdout + server.stderr).lower()
+
+    lab, server = extensions(venv / "bin")
+    assert "@jupyter-widgets/jupyterlab-manager" in lab      # the learner's own extension (the sliders) is there
+    assert "nbgrader" not in lab and "nbgrader" not in server
+    lab, server = extensions(Path(sys.executable).parent)   # the instructor's install: the check can fail
+    assert "@jupyter/nbgrader" in lab and "nbgrader" in server
