@@ -23,7 +23,7 @@ import torch
 from helpers.config import shipped_checkpoint_path
 from helpers.data import load_fashion_mnist, to_pixel_range
 from helpers.images import load_images
-from helpers.vae import ConvVAE
+from helpers.image_vae import ImageVAE
 from helpers.latent import encode_dataset
 from helpers.model import load_checkpoint
 from helpers.widgets import LatentExplorer
@@ -86,7 +86,7 @@ def main():
     rows.append(("explorer 64 x 64 grey (shapes64.pt): latent slider",
                  time_moves(lambda v: setattr(s, "value", float(v)), vals, lambda: ex64.image.value)))
     torch.manual_seed(0)
-    colour = ConvVAE(latent_dim=big.latent_dim, hidden=big.hidden, likelihood=big.likelihood, image_shape=(3, 64, 64)).eval()
+    colour = ImageVAE(latent_dim=big.latent_dim, hidden=big.hidden, likelihood=big.likelihood, image_shape=(3, 64, 64)).eval()
     cx = sx.expand(-1, 3, -1, -1) * torch.tensor([1.0, 0.5, -0.5]).view(1, 3, 1, 1)
     exc = LatentExplorer(colour, encode_dataset(colour, cx, shapes_test.labels), cx, class_names=shapes_test.class_names)
     s = exc.sliders[0]

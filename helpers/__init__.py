@@ -2,7 +2,7 @@
 
 Modules, in the one direction data flows (a module never imports one to its right):
 
-    config -> data -> shapes -> images -> vae -> cvae -> sampler -> checkpoint -> model -> classifier
+    config -> data -> shapes -> images -> vae -> image_vae -> cvae -> sampler -> checkpoint -> model -> classifier
            -> train -> latent -> metrics -> disentanglement -> evaluation -> plots -> widgets
 
 - ``config``    : project paths, default checkpoints by name, the smoke-mode switch, the one table of
@@ -14,7 +14,10 @@ Modules, in the one direction data flows (a module never imports one to its righ
 - ``images``    : ``load_images(dataset, split)``, the one loader of notebook 06: shapes64, your own
                   folder (``folder:PATH``), cifar10 / celeba (online), Fashion-MNIST
 - ``vae``       : the VAE notebook 02 teaches (model, reparameterization, loss terms, one training
-                  epoch), EXPORTED from the notebook by tools/export_lesson.py: edit the notebook
+                  epoch, evaluation, the epoch loop ``fit``), EXPORTED from the notebook by
+                  tools/export_lesson.py: edit the notebook
+- ``image_vae`` : the lesson's model extended for notebooks 04-06 and the public API: other image
+                  shapes, the Bernoulli decoder, a fitted sampler; ``model_loss`` for all of them
 - ``cvae``      : the conditional VAE (notebook 05): the class given to encoder, decoder and prior
 - ``sampler``   : the Gaussian mixture fitted to the training codes, a better sampler than the prior
 - ``checkpoint``: save / load / export with atomic writes and a format version
@@ -22,8 +25,9 @@ Modules, in the one direction data flows (a module never imports one to its righ
                   the model API in one import
 - ``classifier``: the small judge CNN that checks whether reconstructions and samples keep their class
 - ``train``     : seeding, device choice, the recipe (learning-rate schedule, log sigma's rate,
-                  precision) and the loop around the lesson's epoch (history, test figures,
-                  checkpoints, exact resume, NaN stop)
+                  precision), ``TrainingRun`` (progress, seeded batches, history, checkpoints, exact
+                  resume, NaN stop: the small calls of 02's loop) and ``train_vae`` for the package's
+                  models through 02's own ``fit``
 - ``latent``    : encoding a dataset, PCA / t-SNE, lerp / slerp, class means, 2-D manifold grids
 - ``metrics``   : class separation (kNN, linear probe, silhouette, confusion), active units
 - ``disentanglement``: codes against known factors (notebook 06): the mutual information gap

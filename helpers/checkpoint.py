@@ -17,6 +17,7 @@ import torch
 from .cvae import ConditionalVAE
 from .data import NUM_CLASSES
 from .sampler import LatentMixture
+from .image_vae import LESSON_CHANNELS, LESSON_SHAPE, ImageVAE
 from .vae import ConvVAE
 
 #: Bumped whenever the checkpoint layout changes; newer files are refused with a clear message.
@@ -25,18 +26,21 @@ CHECKPOINT_VERSION = 1
 
 
 def architecture(model: ConvVAE) -> dict:
-    """The hyper-parameters that rebuild ``model``: see :func:`build_model`."""
-    return {"latent_dim": model.latent_dim, "hidden": model.hidden, "channels": list(model.channels),
-            "conditional": model.conditional, "likelihood": model.likelihood,
-            "image_shape": list(model.image_shape)}
+    """The hyper-parameters that rebuild ``model``: see :func:`build_model`. The lesson's own ConvVAE
+    (notebook 02) is recorded as the ImageVAE it equals: 28 x 28, two convolutions, Gaussian."""
+    return {"latent_dim": int(model.latent_dim), "hidden": int(model.hidden),
+            "channels": list(getattr(model, "channels", LESSON_CHANNELS)),
+            "conditional": bool(getattr(model, "conditional", False)),
+            "likelihood": getattr(model, "likelihood", "gaussian"),
+            "image_shape": list(getattr(model, "image_shape", LESSON_SHAPE))}
 
 
-def build_model(arch: dict) -> ConvVAE:
-    """A fresh ConvVAE, or ConditionalVAE if ``arch["conditional"]``, from :func:`architecture`'s record.
+def build_model(arch: dict) -> ImageVAE:
+    """A fresh ImageVAE, or ConditionalVAE if ``arch["conditional"]``, from :func:`architecture`'s record.
 
     Records written before ``image_shape`` was stored are Fashion-MNIST models: (1, 28, 28)."""
     arch = dict(arch)
-    cls = ConditionalVAE if arch.pop("conditional", False) else ConvVAE
+    cls = ConditionalVAE if arch.pop("conditional", False) else ImageVAE
     return cls(**arch)
 
 
@@ -65,7 +69,7 @@ def save_checkpoint(path, model: ConvVAE, *, config: dict | None = None, history
         "config": dict(config or {}),
         "history": dict(history or {}),
     }
-    if model.sampler is not None:
+    if getattr(model, "sampler", None) is not None:
         payload["sampler"] = model.sampler.state()
     if training_state is not None:
         payload["training_state"] = training_state
@@ -126,7 +130,7 @@ def read_checkpoint(path) -> dict:
     return payload
 
 
-def load_checkpoint(path, device: str | torch.device = "cpu", conditional: bool | None = None) -> ConvVAE:
+def load_checkpoint(path, device: str | torch.device = "cpu", conditional: bool | None = None) -> ImageVAE:
     """Rebuild the model saved at ``path``: an ``nn.Module`` in eval mode on ``device`` (CPU).
 
     conditional: if given, the checkpoint must be of that kind (a clear error otherwise).

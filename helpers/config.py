@@ -35,6 +35,14 @@ def smoke_mode() -> bool:
     return os.environ.get("VAE_LAB_SMOKE", "0") == "1"
 
 
+def smoke_sizes(**tiny) -> dict:
+    """The tiny sizes a notebook takes in CI's quick run: ``tiny`` when ``VAE_LAB_SMOKE=1``, else {}.
+
+    A notebook's setup cell does ``globals().update(smoke_sizes(EPOCHS=1, TRAIN_SUBSET=2000))``,
+    one line after its parameters, so its parameters cell shows only what a learner sets."""
+    return dict(tiny) if smoke_mode() else {}
+
+
 #: The models notebooks can load by name: the plain VAE, the conditional VAE (notebook 05), the
 #: 2-D VAE whose decoded manifold notebook 03 draws, and the 64 x 64 shapes VAE of notebook 06.
 MODEL_NAMES = ("vae", "cvae", "vae2d", "shapes64")
@@ -185,6 +193,11 @@ RULES = {
     "BETAS": numbers(0.0),
     "MAIN_BETA": number(0.0),
 }
+
+
+def check_notebook_parameters(namespace: dict) -> None:
+    """:func:`check_parameters` for every UPPER_CASE name in a notebook's ``globals()`` that has a rule."""
+    check_parameters(**{k: v for k, v in namespace.items() if k in RULES})
 
 
 #: Parameters whose value must be one of another parameter's values, checked when both are given.

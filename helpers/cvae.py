@@ -1,4 +1,4 @@
-"""The conditional VAE (notebook 05): the lesson's ConvVAE, told the class y too.
+"""The conditional VAE (notebook 05): the lesson's ConvVAE (as helpers.image_vae.ImageVAE), told the class y too.
 
 The one-hot class is appended to the encoder's features and to z, and is given to both
 transposed convolutions as 10 constant extra channels. The prior is class-conditional,
@@ -17,11 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import NUM_CLASSES
-from .vae import ConvVAE, kl_divergence
+from .image_vae import ImageVAE
+from .vae import kl_divergence
 
 
-class ConditionalVAE(ConvVAE):
-    """ConvVAE with the class y given to encoder, decoder and prior; ``num_classes == 10``."""
+class ConditionalVAE(ImageVAE):
+    """ImageVAE with the class y given to encoder, decoder and prior; ``num_classes == 10``."""
 
     conditional = True
     num_classes = NUM_CLASSES
@@ -29,7 +30,7 @@ class ConditionalVAE(ConvVAE):
     def __init__(self, latent_dim=16, hidden=128, channels=None, likelihood="gaussian", image_shape=(1, 28, 28)):
         if tuple(image_shape) != (1, 28, 28) or (channels is not None and len(channels) != 2):
             raise ValueError(f"image_shape={tuple(image_shape)!r}, channels={channels!r}: the conditional VAE is made "
-                             f"for Fashion-MNIST's (1, 28, 28) images and two convolutions; use ConvVAE for other shapes")
+                             f"for Fashion-MNIST's (1, 28, 28) images and two convolutions; use ImageVAE for other shapes")
         rng = torch.random.get_rng_state()
         super().__init__(latent_dim, hidden, channels, likelihood)
         # Rebuild the layers that take the class, initialising every layer in the base class's

@@ -2,7 +2,7 @@
 README's results table, tools/evaluate_checkpoint.py and the study of tools/run_study.py).
 Every figure is computed from data.
 
-* likelihood: the test ELBO (helpers.train.evaluate) and an importance-weighted estimate of
+* likelihood: the test ELBO (helpers.train.elbo_terms) and an importance-weighted estimate of
   log p(x) with K samples of q(z|x) (Burda et al. 2016), in the model's own likelihood
 * reconstructions: mean squared error, and whether the judge classifier still sees the class
 * sample quality: a Frechet distance between the judge classifier's features of samples and of
@@ -22,8 +22,9 @@ import torch
 from .data import NUM_CLASSES
 from .latent import encode_dataset
 from .metrics import active_units, class_separation, linear_probe_accuracy
-from .train import evaluate
-from .vae import bernoulli_nll, gaussian_nll
+from .image_vae import bernoulli_nll
+from .train import elbo_terms
+from .vae import gaussian_nll
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor | None, batch_size: int, device):
@@ -157,7 +158,7 @@ def evaluate_model(model, train_x, train_y, test_x, test_y, judge, *, iw_k: int 
     prior draws, under keys ending in ``_prior``. by_class: a conditional model also gets
     ``class_match_by_class`` (a list of 10 shares; the one value that is not a number).
     """
-    elbo = evaluate(model, test_x, test_y, beta=1.0, seed=seed)
+    elbo = elbo_terms(model, test_x, test_y)
     tr = encode_dataset(model, train_x, train_y)
     te = encode_dataset(model, test_x, test_y)
     sep = class_separation(tr, te, k=5, seed=seed)

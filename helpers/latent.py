@@ -31,13 +31,14 @@ class EncodedSet:
 def encode_dataset(model, x: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> EncodedSet:
     """Encode x (N, 1, 28, 28) in [-1, 1] in batches -> EncodedSet of posterior means and log-variances.
 
-    The model is given the class ids ``labels`` too (a conditional model uses them, the plain VAE
-    ignores them).
+    A conditional model is given the class ids ``labels`` too; the others (notebook 02's own
+    ConvVAE included) only the images.
     """
     device = next(model.parameters()).device
+    conditional = getattr(model, "conditional", False)
     mus, logvars = [], []
     for xb, yb in zip(x.split(batch_size), labels.split(batch_size)):
-        mu, logvar = model.encode(xb.to(device), yb.to(device))
+        mu, logvar = model.encode(xb.to(device), yb.to(device)) if conditional else model.encode(xb.to(device))
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())
     return EncodedSet(torch.cat(mus), torch.cat(logvars), labels.cpu().long())

@@ -1,18 +1,21 @@
-"""Seeding, device choice, and the plumbing around the training epoch that notebook 02 teaches.
+"""Seeding, device choice, and the plumbing around the training loop that notebook 02 teaches.
 
-:func:`train_vae` runs the lesson's ``train_epoch`` (helpers.vae, or the notebook's own copy
-passed as ``train_epoch=``) once per epoch and adds what a lab needs around it: one progress bar,
-a test evaluation and a history entry per epoch, an atomic checkpoint after every epoch, exact
-resume, and a stop with a clear message if the loss is no longer finite.
+Notebook 02 shows the loop (``fit``: ``train_epoch``, ``evaluate``, one line per epoch; exported to
+helpers.vae). :class:`TrainingRun` is what a lab needs around it, in small calls the loop makes:
+one progress bar, the shuffled and seeded batches of each epoch, a history entry and a report line
+per epoch, an atomic checkpoint after every epoch, exact resume, and a stop with a clear message if
+the loss is no longer finite. :func:`train_vae` builds the optimizer, schedule and run for the
+package's models (helpers.image_vae, helpers.cvae) and trains them through that same ``fit``.
 
-The training recipe is chosen here too: the learning-rate schedule (constant, or one-cycle:
-warm up to the peak rate, then anneal, Smith & Topin 2019), a faster rate for the Gaussian
-decoder's one noise parameter log sigma, the numeric precision (bfloat16 autocast only where the
-hardware computes it natively).
+The recipe is chosen here for the package's callers: the learning-rate schedule (constant, or
+one-cycle: warm up to the peak rate, then anneal, Smith & Topin 2019), a faster rate for the
+Gaussian decoder's one noise parameter log sigma, the numeric precision (bfloat16 autocast only
+where the hardware computes it natively).
 
 Reproducibility lives here, in one place: :func:`set_seed` seeds Python, NumPy and PyTorch, and
-the loop re-seeds PyTorch at the start of every epoch from (seed, epoch), so an interrupted run
-resumed from its checkpoint continues with exactly the random numbers the uninterrupted run used.
+:meth:`TrainingRun.shuffled_batches` re-seeds PyTorch at the start of every epoch from (seed,
+epoch), so an interrupted run resumed from its checkpoint continues with exactly the random numbers
+the uninterrupted run used.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ import torch
 
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import read_checkpoint, save_checkpoint
 from .config import ParameterError, check_parameters
-from .vae import ConvVAE, train_epoch as lesson_train_epoch, vae_loss
+from .image_vae import ImageVAE, Labelled, model_loss
+from .vae import evaluate, fit
 
 HISTORY_KEYS = ("train_loss", "train_recon", "train_kl", "test_loss", "test_recon", "test_kl",
                 "epoch_seconds")
@@ -115,12 +119,13 @@ def make_optimizer(model: torch.nn.Module, lr: float, sigma_lr_factor: float = 1
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int):
-    """None for "constant"; for "one-cycle" a torch OneCycleLR over ``total_steps`` optimizer steps:
+    """For "constant" a schedule that keeps every rate (LambdaLR by 1); for "one-cycle" a torch
+    OneCycleLR over ``total_steps`` optimizer steps:
     each group's rate rises from its peak / 25 to its peak over the first 30 % of the steps, then
     falls along a cosine to peak / 25e4 (Adam's beta1 moves 0.95 -> 0.85 -> 0.95 the other way)."""
     check_parameters(LR_SCHEDULE=schedule)
     if schedule == "constant":
-        return None
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
                                                total_steps=max(total_steps, 2), pct_start=WARMUP_SHARE)
 
@@ -134,21 +139,23 @@ def planned_rates(schedule: str, lr: float, total_steps: int) -> list[float]:
     for _ in range(total_steps):
         rates.append(probe.param_groups[0]["lr"])
         probe.step()  # no gradient: a no-op step, so the scheduler may follow it
-        if scheduler is not None:
-            scheduler.step()
+        scheduler.step()
     return rates
 
 
 #: what a checkpoint saved before the recipe was recorded was trained with
 _PLAIN = {"schedule": "constant", "sigma_lr_factor": 1.0}
+#: the settings a resumed run must share with the run it continues
+RESUME_KEYS = ("epochs", "batch_size", "lr", "beta", "seed", "schedule", "sigma_lr_factor")
 
 
-def _check_same_run(checkpoint, saved: dict, **now) -> None:
+def _check_same_run(checkpoint, saved: dict, now: dict) -> None:
     """Resuming continues the saved run exactly, so its settings must be the ones asked for now
     (a constant-rate run may be resumed for more epochs: its later steps do not depend on the total)."""
+    now = {k: now[k] for k in RESUME_KEYS if k in now}
     then = {k: saved.get(k, _PLAIN.get(k)) for k in now}  # None: not recorded, nothing to compare
-    if now["schedule"] == then["schedule"] == "constant":
-        del now["epochs"]
+    if now.get("schedule") == then.get("schedule") == "constant":
+        now.pop("epochs", None)
     differ = [f"{k}={then[k]!r} there, {k}={v!r} now" for k, v in now.items() if then[k] not in (None, v)]
     if differ:
         raise ParameterError(
@@ -161,115 +168,143 @@ class TrainingError(RuntimeError):
     """Training cannot go on (e.g. the loss became NaN or infinite)."""
 
 
-@torch.no_grad()
-def evaluate(model: ConvVAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0,
-             batch_size: int = 1000, seed: int = 0, loss=vae_loss) -> dict:
-    """Mean loss, recon and kl (per image, nats) of ``model`` on x (N, 1, 28, 28) in [-1, 1].
+class TrainingRun:
+    """What a lab needs around the epoch loop of notebook 02 (its ``fit``), in three small calls.
 
-    One reparameterized sample per image, drawn from a fixed seed so the figure is repeatable.
-    ``loss``: the function that computes the terms (helpers.vae.vae_loss, or notebook 02's own).
+        run = TrainingRun(model, optimizer, scheduler, EPOCHS, seed=SEED, checkpoint=path, resume=RESUME,
+                          config={"batch_size": 256, "lr": 3e-3, ...})
+        for epoch in range(run.first_epoch, run.epochs):        # a resumed run starts after its last epoch
+            batches = run.shuffled_batches(len(x), batch_size, epoch)
+            train = train_epoch(model, optimizer, scheduler, x, batches, ...)
+            test = evaluate(model, test_x, ...)
+            run.end_epoch(epoch, train, test)
+
+    ``shuffled_batches`` seeds PyTorch for the epoch from (seed, epoch) and yields the index
+    tensors of a new random order, batch by batch, advancing one progress bar for the whole run.
+    ``end_epoch`` stops with :class:`TrainingError` if a figure is NaN or infinite (the last good
+    checkpoint is kept), appends to ``history`` (train and test loss / recon / kl, epoch seconds),
+    prints one line, and saves model, optimizer, schedule and history to ``checkpoint`` atomically.
+    ``resume=True`` with an existing checkpoint loads all of them and sets ``first_epoch``; the
+    settings in ``config`` that shape the run (RESUME_KEYS) must match the saved ones.
     """
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    cpu_rng = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-    y = torch.zeros(len(x), dtype=torch.long) if y is None else y
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        terms = loss(model, xb.to(device), yb.to(device), beta=beta)
-        for k in sums:
-            sums[k] += terms[k].item() * len(xb)
-    torch.random.set_rng_state(cpu_rng)
-    model.train(was_training)
-    return {k: v / len(x) for k, v in sums.items()}
+
+    def __init__(self, model, optimizer, scheduler, epochs: int, *, seed: int = 0, checkpoint=None,
+                 resume: bool = False, config: dict | None = None, progress: bool = True):
+        check_parameters(EPOCHS=epochs, SEED=seed)
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.epochs, self.seed, self.progress = int(epochs), int(seed), progress
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.config = {"epochs": self.epochs, "seed": self.seed, **(config or {})}
+        self.history = {k: [] for k in HISTORY_KEYS}
+        self.first_epoch = 0
+        self._bar, self._t0 = None, time.perf_counter()
+        if getattr(model, "sampler", None) is not None:
+            model.sampler = None  # a fitted sampler describes the old weights' codes: re-fit after training
+        if resume and self.checkpoint is not None and self.checkpoint.is_file():
+            self._resume()
+
+    def _resume(self) -> None:
+        state = read_checkpoint(self.checkpoint)
+        _check_same_run(self.checkpoint, state.get("config", {}), self.config)
+        device = next(self.model.parameters()).device
+        self.model.load_state_dict({k: v.to(device) for k, v in state["state_dict"].items()})
+        if "training_state" in state:
+            self.optimizer.load_state_dict(state["training_state"]["optimizer"])
+            if "scheduler" in state["training_state"]:
+                self.scheduler.load_state_dict(state["training_state"]["scheduler"])
+            self.first_epoch = int(state["training_state"]["epoch"])
+        self.history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
+
+    def shuffled_batches(self, n: int, batch_size: int, epoch: int):
+        """Seed PyTorch for ``epoch`` and return the batches of a new random order of range(n): an
+        iterator of index tensors (the last may be shorter), advancing the progress bar."""
+        check_parameters(BATCH_SIZE=batch_size)
+        stream = self.seed * 1_000_003 + epoch
+        torch.manual_seed(stream)  # this epoch's noise: a resumed run repeats it exactly
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(stream))
+        if self._bar is None:
+            self._bar = tqdm(total=(self.epochs - self.first_epoch) * n, unit="img", disable=not self.progress,
+                             desc=f"{self.epochs - self.first_epoch} epochs", mininterval=1.0)
+        self._t0 = time.perf_counter()
+        return self._advancing(order.split(batch_size))
+
+    def _advancing(self, batches):
+        for idx in batches:
+            yield idx
+            self._bar.update(len(idx))
+
+    def end_epoch(self, epoch: int, train: dict, test: dict | None = None) -> None:
+        """Record epoch ``epoch`` (0-based): its train (and test) means {"loss", "recon", "kl"}."""
+        figures = {**train, **(test or {})}.values()
+        if not all(map(math.isfinite, figures)):
+            self.close()
+            raise TrainingError(
+                f"The loss became {train['loss']} in epoch {epoch + 1}. Lower the learning rate or "
+                f"BETA, or check the data scaling; the last good checkpoint "
+                f"({self.checkpoint or 'none saved'}) is kept.")
+        for k, v in train.items():
+            self.history[f"train_{k}"].append(v)
+        for k, v in (test or {}).items():
+            self.history[f"test_{k}"].append(v)
+        self.history["epoch_seconds"].append(time.perf_counter() - self._t0)
+        if self.progress:
+            test_part = f", test {test['loss']:8.2f}" if test else ""
+            line = (f"epoch {epoch + 1:2d}: train loss {train['loss']:8.2f} (recon {train['recon']:8.2f}, "
+                    f"KL {train['kl']:6.2f}){test_part}, {self.history['epoch_seconds'][-1]:4.1f} s")
+            (self._bar.write if self._bar is not None else print)(line)
+        if self.checkpoint is not None:
+            save_checkpoint(self.checkpoint, self.model, config=self.config, history=self.history,
+                            training_state={"optimizer": self.optimizer.state_dict(), "epoch": epoch + 1,
+                                            "scheduler": self.scheduler.state_dict()})
+        if epoch + 1 == self.epochs:
+            self.close()
+
+    def close(self) -> None:
+        """Close the progress bar; the model goes to eval mode with ``history`` and ``config`` attached."""
+        if self._bar is not None:
+            self._bar.close()
+        self.model.eval()
+        self.model.history, self.model.config = self.history, self.config
 
 
-def train_vae(model: ConvVAE, train_x: torch.Tensor, train_y: torch.Tensor,
+def elbo_terms(model, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0) -> dict:
+    """Mean loss, recon and kl (per image, nats) of a package model on x (N, C, H, W) in [-1, 1]:
+    the lesson's ``evaluate`` (one z per image from a fixed seed) with :func:`model_loss`, the class
+    ids y given to a conditional model."""
+    return evaluate(model, Labelled(x, y) if getattr(model, "conditional", False) else x, beta, loss=model_loss)
+
+
+def train_vae(model: ImageVAE, train_x: torch.Tensor, train_y: torch.Tensor,
               test_x: torch.Tensor | None = None, test_y: torch.Tensor | None = None, *,
               epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, beta: float = 1.0,
               seed: int = 0, device: str | torch.device = "auto", checkpoint: str | Path | None = None,
               resume: bool = False, progress: bool = True, config: dict | None = None,
               schedule: str = "constant", sigma_lr_factor: float = 1.0, precision: str = "fp32",
-              train_epoch=lesson_train_epoch, loss=vae_loss) -> dict:
-    """Train ``model`` with Adam on the negative ELBO (or the beta-VAE objective); return its history.
+              loss=None) -> dict:
+    """Train a package model (helpers.image_vae / helpers.cvae) through notebook 02's own ``fit``;
+    return its history.
 
-    train_x / test_x: float (N, 1, 28, 28) in [-1, 1]; train_y / test_y: long (N,) class ids (a
-    conditional model uses them, the plain VAE ignores them). One tqdm bar covers the whole run;
-    after every epoch one line reports the epoch's train and test figures, the history (per-epoch
-    means of loss / recon / kl on train and test, and epoch seconds) is updated and, when
-    ``checkpoint`` is given, model, optimizer and history are saved there atomically.
-    ``resume=True`` continues from that checkpoint's last finished epoch.
-
-    The recipe: ``lr`` is Adam's rate, constant (``schedule="constant"``) or the peak of a
-    one-cycle schedule stepped after every batch (``"one-cycle"``, :func:`make_scheduler`);
-    ``sigma_lr_factor`` multiplies the rate of a Gaussian decoder's log sigma; ``precision``
-    "fp32", "bf16" (autocast) or "auto" (:func:`choose_precision`). The defaults are the plain
-    recipe (constant rate, float32) that the shipped checkpoints, the study and notebook 06 were
-    made with; notebook 02's default run passes its faster one.
-
-    ``train_epoch`` and ``loss`` are the lesson's functions (helpers.vae by default; notebook 02
-    passes its own cells', so a student's code is what trains and what the test column measures).
-
-    Raises TrainingError if an epoch's loss is NaN or infinite (the last good checkpoint is kept).
+    train_x / test_x: float (N, C, H, W) in [-1, 1]; train_y / test_y: long (N,) class ids (a
+    conditional model uses them, the others ignore them). The recipe: ``lr`` is Adam's rate,
+    constant (``schedule="constant"``) or the peak of a one-cycle schedule stepped after every
+    batch (``"one-cycle"``, :func:`make_scheduler`); ``sigma_lr_factor`` multiplies the rate of a
+    Gaussian decoder's log sigma; ``precision`` "fp32", "bf16" (autocast) or "auto"
+    (:func:`choose_precision`). The defaults are the plain recipe (constant rate, float32) of the
+    study and notebook 06; notebook 02's recipe is one-cycle at 3e-3, batch 256, sigma factor 10.
+    ``loss``: :func:`helpers.image_vae.model_loss` unless given (e.g. a notebook's own copy).
+    Checkpoint, resume and NaN stop as :class:`TrainingRun`.
     """
     check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, BETA=beta, LEARNING_RATE=lr, LR_SCHEDULE=schedule,
                      SIGMA_LR_FACTOR=sigma_lr_factor)
     device = choose_device(device) if isinstance(device, str) else device
     picked, _ = choose_precision(precision, device)
-    model.sampler = None  # a fitted sampler describes the old weights' codes: re-fit after training
     model.to(device)
-    opt = make_optimizer(model, lr, sigma_lr_factor)
-    scheduler = make_scheduler(opt, schedule, epochs * math.ceil(len(train_x) / batch_size))
-    history = {k: [] for k in HISTORY_KEYS}
-    start_epoch = 0
-    if resume and checkpoint is not None and Path(checkpoint).is_file():
-        state = read_checkpoint(checkpoint)
-        _check_same_run(checkpoint, state.get("config", {}), epochs=epochs, batch_size=batch_size, lr=lr,
-                        beta=beta, seed=seed, schedule=schedule, sigma_lr_factor=sigma_lr_factor)
-        model.load_state_dict(load_checkpoint(checkpoint).state_dict())
-        if "training_state" in state:
-            opt.load_state_dict(state["training_state"]["optimizer"])
-            if scheduler is not None and "scheduler" in state["training_state"]:
-                scheduler.load_state_dict(state["training_state"]["scheduler"])
-            start_epoch = int(state["training_state"]["epoch"])
-        history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
-    run_config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "beta": beta, "seed": seed,
-                  "train_size": len(train_x), "schedule": schedule, "sigma_lr_factor": sigma_lr_factor,
-                  "precision": picked, **(config or {})}
-    extra = {"scheduler": scheduler} if scheduler is not None else {}  # older train_epoch copies take none
-    if picked == "bf16":
-        extra["precision"] = "bf16"  # train_epoch enters autocast around each forward pass, never around the epoch
-    bar = tqdm(total=(epochs - start_epoch) * len(train_x), unit="img", disable=not progress,
-               desc=f"{epochs - start_epoch} epochs", mininterval=1.0)
-    for epoch in range(start_epoch, epochs):
-        torch.manual_seed(seed * 1_000_003 + epoch)  # per-epoch stream: resuming repeats it exactly
-        order_rng = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        t0 = time.perf_counter()
-        means = train_epoch(model, opt, train_x, train_y, batch_size, beta, order_rng, bar, **extra)
-        if not all(map(math.isfinite, means.values())):
-            bar.close()
-            raise TrainingError(
-                f"The loss became {means['loss']} in epoch {epoch + 1}. Lower the learning rate or "
-                f"BETA, or check the data scaling; the last good checkpoint "
-                f"({checkpoint or 'none saved'}) is kept."
-            )
-        for k, v in means.items():
-            history[f"train_{k}"].append(v)
-        if test_x is not None:
-            for k, v in evaluate(model, test_x, test_y, beta=beta, loss=loss).items():
-                history[f"test_{k}"].append(v)
-        history["epoch_seconds"].append(time.perf_counter() - t0)
-        if progress:
-            test_part = f", test {history['test_loss'][-1]:8.2f}" if test_x is not None else ""
-            bar.write(f"epoch {epoch + 1:2d}: train loss {means['loss']:8.2f} (recon {means['recon']:8.2f}, "
-                      f"KL {means['kl']:6.2f}){test_part}, {history['epoch_seconds'][-1]:4.1f} s")
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, config=run_config, history=history,
-                            training_state={"optimizer": opt.state_dict(), "epoch": epoch + 1,
-                                            **({"scheduler": scheduler.state_dict()} if scheduler else {})})
-    bar.close()
-    model.eval()
-    model.history = history
-    model.config = run_config
-    return history
+    optimizer = make_optimizer(model, lr, sigma_lr_factor)
+    scheduler = make_scheduler(optimizer, schedule, epochs * math.ceil(len(train_x) / batch_size))
+    run_config = {"batch_size": batch_size, "lr": lr, "beta": beta, "train_size": len(train_x),
+                  "schedule": schedule, "sigma_lr_factor": sigma_lr_factor, "precision": picked, **(config or {})}
+    run = TrainingRun(model, optimizer, scheduler, epochs, seed=seed, checkpoint=checkpoint, resume=resume,
+                      config=run_config, progress=progress)
+    if getattr(model, "conditional", False):
+        train_x, test_x = Labelled(train_x, train_y), None if test_x is None else Labelled(test_x, test_y)
+    return fit(model, optimizer, scheduler, run, train_x, test_x, batch_size, beta, picked, loss or model_loss)

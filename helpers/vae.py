@@ -12,123 +12,43 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
-IMAGE_SIZES, IMAGE_CHANNELS = (28, 32, 64), (1, 3)
-
-
-def valid_image_shape(image_shape):
-    """(C, H, W) as a tuple of ints, checked: C in {1, 3} (grey or colour), H == W in {28, 32, 64}."""
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) != 3 or shape[0] not in IMAGE_CHANNELS or shape[1] != shape[2] or shape[1] not in IMAGE_SIZES:
-        raise ValueError(f"image_shape={tuple(image_shape)!r} is not allowed: use (C, H, W) with C in {IMAGE_CHANNELS} "
-                         f"and H == W in {IMAGE_SIZES}, e.g. (1, 28, 28) or (3, 64, 64)")
-    return shape
-
-
-def conv_channels(image_shape):
-    """Channels of the stride-2 convolutions for an image (C, H, W): one layer per halving of the side
-    while it is above 7, doubling up to 64 in the last. 28 -> 14 -> 7: (32, 64); 32 -> 16 -> 8 -> 4:
-    (16, 32, 64); 64 -> 32 -> 16 -> 8 -> 4: (8, 16, 32, 64)."""
-    side, depth = valid_image_shape(image_shape)[1], 0
-    while side > 7:
-        side, depth = side // 2, depth + 1
-    return tuple(64 // 2 ** (depth - 1 - k) for k in range(depth))
-
-
 class ConvVAE(nn.Module):
-    """A small convolutional VAE for images (C, H, W) in [-1, 1]: 1 x 28 x 28 here.
+    """The lesson's VAE: images x (N, 1, 28, 28) in [-1, 1], codes z (N, latent_dim)."""
 
-    encode(x) -> (mu, logvar), each (N, latent_dim); decode(z) -> images (N, C, H, W) in [-1, 1];
-    sample(n) -> n new images. ``likelihood`` is "gaussian" (one learned sigma) or "bernoulli".
-    ``image_shape``: C in {1, 3}, H = W in {28, 32, 64}; ``channels``: one stride-2 convolution per
-    entry (default: conv_channels(image_shape), two layers for 28 x 28; notebook 06 uses 64 x 64).
-    """
-
-    conditional = False  # the conditional VAE of notebook 05 (helpers.cvae) sets this to True
-
-    def __init__(self, latent_dim=16, hidden=128, channels=None, likelihood="gaussian", image_shape=(1, 28, 28)):
+    def __init__(self, latent_dim=16, hidden=128):
         super().__init__()
-        if likelihood not in ("gaussian", "bernoulli"):
-            raise ValueError(f"likelihood={likelihood!r} is not allowed: use 'gaussian' or 'bernoulli'")
-        self.latent_dim, self.hidden, self.likelihood = int(latent_dim), int(hidden), likelihood
-        self.image_shape = valid_image_shape(image_shape)  # (C, H, W) = (1, 28, 28) for Fashion-MNIST
-        self.channels = tuple(int(c) for c in (channels or conv_channels(self.image_shape)))  # (32, 64)
-        self.feature_size = f = self.image_shape[1] // 2 ** len(self.channels)  # 28 -> 14 -> 7: f = 7
-        if f * 2 ** len(self.channels) != self.image_shape[1]:
-            raise ValueError(f"channels={channels!r}: {len(self.channels)} halvings do not divide the image side "
-                             f"{self.image_shape[1]}; use conv_channels(image_shape)")
-        sizes = (self.image_shape[0],) + self.channels   # channels along the encoder: (1, 32, 64)
+        self.latent_dim, self.hidden = latent_dim, hidden
         # encoder q(z|x): an image in, the mean and log-variance of a Gaussian over z out
-        down = []
-        for c_in, c_out in zip(sizes[:-1], sizes[1:]):                # x (N, 1, 28, 28)
-            down += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]  # (N, 32, 14, 14), (N, 64, 7, 7)
-        self.enc_conv = nn.Sequential(*down, nn.Flatten())                 # (N, 3136) = 64 * 7 * 7 features
-        self.enc_fc = nn.Sequential(nn.Linear(sizes[-1] * f * f, hidden), nn.ReLU())  # (N, 128)
-        self.enc_out = nn.Linear(hidden, 2 * self.latent_dim)                  # (N, 2 * 16): mu | logvar
-        # decoder p(x|z): a code in, one raw value per pixel out (the mirror image)
-        self.dec_fc = nn.Sequential(
-            nn.Linear(self.latent_dim, hidden), nn.ReLU(),         # z (N, 16) -> (N, 128)
-            nn.Linear(hidden, sizes[-1] * f * f), nn.ReLU(),       # (N, 3136), seen as (N, 64, 7, 7)
-        )
-        up = []
-        for c_in, c_out in zip(sizes[:0:-1], sizes[-2::-1]):       # (64 -> 32), then (32 -> 1)
-            up += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]  # (N, 32, 14, 14), (N, 1, 28, 28)
-        self.dec_conv = nn.Sequential(*up[:-1])  # no ReLU after the last layer: raw values l, any sign
-        if likelihood == "gaussian":
-            self.log_sigma = nn.Parameter(torch.zeros(()))  # log of the pixel noise sigma, learned
-        self.sampler = None  # optional: a better sampler than the prior, fitted after training (notebook 05)
+        self.enc_conv = nn.Sequential(                                    # x (N, 1, 28, 28)
+            nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),          # (N, 32, 14, 14)
+            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),         # (N, 64, 7, 7)
+            nn.Flatten())                                                 # (N, 3136)
+        self.enc_fc = nn.Sequential(nn.Linear(64 * 7 * 7, hidden), nn.ReLU())  # (N, 128)
+        self.enc_out = nn.Linear(hidden, 2 * latent_dim)                  # (N, 2 * latent_dim): mu | logvar
+        # decoder p(x|z): a code in, the mean image out (the mirror image)
+        self.dec_fc = nn.Sequential(                                      # z (N, latent_dim)
+            nn.Linear(latent_dim, hidden), nn.ReLU(),                     # (N, 128)
+            nn.Linear(hidden, 64 * 7 * 7), nn.ReLU())                     # (N, 3136)
+        self.dec_conv = nn.Sequential(                                    # seen as (N, 64, 7, 7)
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # (N, 32, 14, 14)
+            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1))              # (N, 1, 28, 28), any sign
+        self.log_sigma = nn.Parameter(torch.zeros(()))  # log of the decoder's pixel noise sigma, learned
 
-    def encode(self, x, y=None):
-        """x (N, C, H, W) = (N, 1, 28, 28) in [-1, 1] -> mu, logvar: each (N, latent_dim). (y: ignored here.)"""
+    def encode(self, x):
         mu, logvar = self.enc_out(self.enc_fc(self.enc_conv(x))).chunk(2, dim=1)
-        return mu, logvar
+        return mu, logvar                                                 # each (N, latent_dim)
 
-    def decode_raw(self, z, y=None):
-        """z (N, latent_dim) -> the decoder's raw output l (N, 1, 28, 28), unbounded."""
-        f = self.feature_size
-        return self.dec_conv(self.dec_fc(z).view(-1, self.channels[-1], f, f))
+    def decode(self, z):
+        raw = self.dec_conv(self.dec_fc(z).view(-1, 64, 7, 7))            # (N, 1, 28, 28)
+        return 2 * torch.sigmoid(raw) - 1                                 # the mean image, in [-1, 1]
 
-    def decode(self, z, y=None):
-        """z (N, latent_dim) -> the mean image of p(x|z): (N, 1, 28, 28) in [-1, 1]."""
-        return 2.0 * torch.sigmoid(self.decode_raw(z, y)) - 1.0
-
-    def forward(self, x, y=None):
-        """One pass with a random z: returns (raw decoder output, mu, logvar)."""
-        mu, logvar = self.encode(x, y)
-        z = reparameterize(mu, logvar)
-        return self.decode_raw(z, y), mu, logvar
-
-    def kl(self, mu, logvar, y=None):
-        """KL(q(z|x) || p(z)) per image, (N,) nats, for the prior p(z) = N(0, I)."""
-        return kl_divergence(mu, logvar)
-
-    def prior_mean(self, n, y=None):
-        """The prior's mean for n codes: zeros (n, latent_dim)."""
-        return torch.zeros(n, self.latent_dim, device=next(self.parameters()).device)
-
-    @torch.no_grad()
-    def sample_codes(self, n, y=None, generator=None, from_prior=False):
-        """n codes (n, latent_dim): from the fitted sampler if one is attached (notebook 05) and
-        not ``from_prior``, else from the prior N(0, I)."""
-        device = next(self.parameters()).device
-        if self.sampler is not None and not from_prior:
-            return self.sampler.draw(n, generator=generator).to(device)
-        eps = torch.randn(n, self.latent_dim, generator=generator)
-        return self.prior_mean(n, y) + eps.to(device)
-
-    @torch.no_grad()
-    def sample(self, n, y=None, generator=None, from_prior=False):
-        """n new images (n, 1, 28, 28) in [-1, 1]: decoded codes from ``sample_codes``."""
-        return self.decode(self.sample_codes(n, y, generator, from_prior), y)
-
-    def sigma(self):
-        """The Gaussian decoder's learned pixel noise sigma on the [-1, 1] scale (NaN for Bernoulli)."""
-        if self.likelihood != "gaussian":
-            return float("nan")
-        return float(self.log_sigma.detach().clamp_min(LOG_SIGMA_MIN).exp())
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)                                    # one sample of q(z|x) per image
+        return self.decode(z), mu, logvar
 
 
 def reparameterize(mu, logvar):
@@ -145,65 +65,68 @@ def kl_divergence(mu, logvar):
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
 
 
-LOG_SIGMA_MIN = math.log(0.01)  # floor of the learned log sigma: sigma >= 0.01 on the [-1, 1] scale
+LOG_SIGMA_MIN = math.log(0.01)  # a floor for log sigma: sigma >= 0.01 on the [-1, 1] scale
 
 
-def gaussian_nll(mean, x, log_sigma):
-    """-log N(x; mean, sigma^2 I) per image, summed over all 784 pixels: -> (N,) nats.
-
-    Per pixel: (x - mean)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2; the last two terms are
-    constants that are added once for every pixel, i.e. 784 times per image."""
+def gaussian_nll(x_hat, x, log_sigma):
+    """-log N(x; x_hat, sigma^2 I) per image, summed over the pixels: x_hat, x (N, 1, 28, 28) -> (N,) nats."""
     log_sigma = log_sigma.clamp_min(LOG_SIGMA_MIN)
-    per_pixel = 0.5 * (x - mean).pow(2) / torch.exp(2 * log_sigma) + log_sigma + 0.5 * math.log(2 * math.pi)
+    per_pixel = 0.5 * (x - x_hat).pow(2) / torch.exp(2 * log_sigma) + log_sigma + 0.5 * math.log(2 * math.pi)
     return per_pixel.flatten(1).sum(dim=1)
 
 
-def bernoulli_nll(raw, x):
-    """Binary cross-entropy of the logits ``raw`` against the intensities (x + 1) / 2 in [0, 1],
-    summed over all 784 pixels: -> (N,) nats."""
-    target = (x + 1.0) / 2.0
-    return F.binary_cross_entropy_with_logits(raw, target, reduction="none").flatten(1).sum(dim=1)
+def vae_loss(model, x, beta=1.0):
+    """The negative ELBO (beta = 1), or the beta-VAE objective, of a batch x (N, 1, 28, 28).
 
-
-def vae_loss(model, x, y=None, beta=1.0):
-    """The negative ELBO (beta = 1) or the beta-VAE objective on a batch x (N, 1, 28, 28).
-
-    Returns {"loss", "recon", "kl"}, each a scalar: recon and kl are SUMMED over the pixels and
-    the latent dims of each image, then AVERAGED over the N images; the loss is recon plus beta times kl."""
-    raw, mu, logvar = model(x, y)
-    raw, mu, logvar = raw.float(), mu.float(), logvar.float()  # the loss in float32, even after a bfloat16 network
-    if model.likelihood == "gaussian":
-        recon = gaussian_nll(2.0 * torch.sigmoid(raw) - 1.0, x, model.log_sigma)
-    else:
-        recon = bernoulli_nll(raw, x)
-    kl = model.kl(mu, logvar, y)
-    recon, kl = recon.mean(), kl.mean()  # nats per image
+    Returns {"loss", "recon", "kl"}: scalar tensors in nats per image."""
+    x_hat, mu, logvar = (t.float() for t in model(x))  # the loss in float32, even after a bfloat16 network
+    recon = gaussian_nll(x_hat, x, model.log_sigma).mean()  # summed over pixels, averaged over images
+    kl = kl_divergence(mu, logvar).mean()                   # summed over latent dims, averaged over images
     loss = recon + beta * kl
     return {"loss": loss, "recon": recon, "kl": kl}
 
 
-def train_epoch(model, optimizer, x, y, batch_size=128, beta=1.0, generator=None, progress=None, scheduler=None,
-                precision="fp32"):
-    """One pass over x (N, 1, 28, 28) in [-1, 1] (labels y (N,)) in shuffled batches.
+def train_epoch(model, optimizer, scheduler, x, batches, beta=1.0, precision="fp32", loss=None):
+    """One pass over the images x (N, 1, 28, 28), one optimizer step per batch of indices in `batches`.
 
-    Returns the epoch's mean {"loss", "recon", "kl"} in nats per image; ``progress``: a tqdm bar;
-    ``scheduler``: a learning-rate schedule stepped after every batch (None: a constant rate);
-    ``precision``: "bf16" runs each forward pass under bfloat16 autocast, "fp32" does not."""
+    The scheduler sets the next step's learning rate. Returns the epoch's mean {"loss", "recon", "kl"}, nats per image."""
+    loss = loss or vae_loss  # the lesson's loss; helpers.train passes its own for notebooks 05 and 06
     model.train()
     device = next(model.parameters()).device
-    sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-    for idx in torch.randperm(len(x), generator=generator).split(batch_size):
-        xb, yb = x[idx].to(device), y[idx].to(device)
-        with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):  # this step's forward only
-            terms = vae_loss(model, xb, yb, beta)  # forward: encode, reparameterize, decode, loss
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()                # backward: gradients of the loss for every weight
-        optimizer.step()                        # update: one Adam step
-        if scheduler is not None:
-            scheduler.step()                    # the learning rate for the next step
+    sums, seen = {"loss": 0.0, "recon": 0.0, "kl": 0.0}, 0
+    for idx in batches:
+        with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):  # this step only
+            terms = loss(model, x[idx].to(device), beta)   # forward: encode, reparameterize, decode, loss
+        optimizer.zero_grad()
+        terms["loss"].backward()                          # backward: the gradient of every weight
+        optimizer.step()                                  # update: one Adam step
+        scheduler.step()
         for k in sums:
             sums[k] += terms[k].item() * len(idx)
-        if progress is not None:
-            progress.update(len(idx))
-            progress.set_postfix(loss=f"{terms['loss'].item():.1f}", kl=f"{terms['kl'].item():.1f}")
+        seen += len(idx)
+    return {k: v / seen for k, v in sums.items()}
+
+
+@torch.no_grad()
+def evaluate(model, x, beta=1.0, loss=None, batch_size=1000):
+    """The mean loss terms {"loss", "recon", "kl"} on images x, nats per image, without training."""
+    loss = loss or vae_loss
+    model.eval()
+    sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
+    with torch.random.fork_rng(devices=[]):  # fixed noise; the training's random numbers stay untouched
+        torch.manual_seed(0)
+        for start in range(0, len(x), batch_size):
+            batch = x[start:start + batch_size].to(next(model.parameters()).device)
+            for k, v in loss(model, batch, beta).items():
+                sums[k] += v.item() * len(batch)
     return {k: v / len(x) for k, v in sums.items()}
+
+
+def fit(model, optimizer, scheduler, run, train_x, test_x, batch_size, beta=1.0, precision="fp32", loss=None):
+    """Train for the run's epochs; return the history of train and test figures."""
+    for epoch in range(run.first_epoch, run.epochs):      # a resumed run starts after its last saved epoch
+        batches = run.shuffled_batches(len(train_x), batch_size, epoch)   # a new random order, seeded
+        train = train_epoch(model, optimizer, scheduler, train_x, batches, beta, precision, loss)
+        test = None if test_x is None else evaluate(model, test_x, beta, loss)
+        run.end_epoch(epoch, train, test)                 # one line, the checkpoint; stops on NaN
+    return run.history

@@ -58,10 +58,10 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = True, magic: bytes
 
 
 def tiny_model(latent_dim: int = 4, conditional: bool = False, seed: int = 0):
-    from helpers.model import ConditionalVAE, ConvVAE
+    from helpers.model import ConditionalVAE, ImageVAE
 
     torch.manual_seed(seed)
-    cls = ConditionalVAE if conditional else ConvVAE
+    cls = ConditionalVAE if conditional else ImageVAE
     return cls(latent_dim=latent_dim, hidden=32, channels=(4, 8)).eval()
 
 

@@ -14,7 +14,7 @@ from helpers.evaluation import reconstruct
 from helpers.latent import encode_dataset
 from helpers.plots import class_scatter, image_grid
 from helpers.train import train_vae
-from helpers.vae import ConvVAE, conv_channels, vae_loss
+from helpers.image_vae import ImageVAE, conv_channels, model_loss
 from helpers.widgets import LatentExplorer, to_png
 
 matplotlib.use("Agg")
@@ -24,7 +24,7 @@ SHAPES = [(c, s, s) for c in (1, 3) for s in (28, 32, 64)]
 @pytest.mark.parametrize("shape", SHAPES)
 def test_model_encodes_decodes_and_samples_at_every_shape(shape, tmp_path):
     torch.manual_seed(0)
-    model = ConvVAE(latent_dim=6, hidden=32, image_shape=shape)
+    model = ImageVAE(latent_dim=6, hidden=32, image_shape=shape)
     assert model.image_shape == shape
     x = torch.rand(5, *shape) * 2 - 1
     mu, logvar = model.encode(x)
@@ -32,7 +32,7 @@ def test_model_encodes_decodes_and_samples_at_every_shape(shape, tmp_path):
     out = model.decode(mu)
     assert out.shape == (5, *shape) and out.min() >= -1 and out.max() <= 1
     assert model.sample(3).shape == (3, *shape)
-    assert torch.isfinite(vae_loss(model, x)["loss"])
+    assert torch.isfinite(model_loss(model, x)["loss"])
     assert reconstruct(model, x).shape == (5, *shape)
     path = save_checkpoint(tmp_path / "m.pt", model)
     again = load_checkpoint(path)
@@ -43,16 +43,16 @@ def test_depth_follows_the_size():
     assert conv_channels((1, 28, 28)) == (32, 64)
     assert conv_channels((3, 32, 32)) == (16, 32, 64)
     assert conv_channels((1, 64, 64)) == (8, 16, 32, 64)
-    assert ConvVAE(image_shape=(3, 64, 64)).feature_size == 4
-    convs = [m for m in ConvVAE(image_shape=(1, 64, 64)).enc_conv if isinstance(m, torch.nn.Conv2d)]
+    assert ImageVAE(image_shape=(3, 64, 64)).feature_size == 4
+    convs = [m for m in ImageVAE(image_shape=(1, 64, 64)).enc_conv if isinstance(m, torch.nn.Conv2d)]
     assert [(m.in_channels, m.out_channels) for m in convs] == [(1, 8), (8, 16), (16, 32), (32, 64)]
 
 
 def test_bad_shapes_are_refused_clearly():
     with pytest.raises(ValueError, match=r"image_shape=\(1, 48, 48\) is not allowed: use \(C, H, W\) with C in \(1, 3\)"):
-        ConvVAE(image_shape=(1, 48, 48))
+        ImageVAE(image_shape=(1, 48, 48))
     with pytest.raises(ValueError, match="3 halvings do not divide the image side 28"):
-        ConvVAE(image_shape=(1, 28, 28), channels=(8, 16, 32))
+        ImageVAE(image_shape=(1, 28, 28), channels=(8, 16, 32))
     with pytest.raises(ValueError, match="conditional VAE is made for Fashion-MNIST's"):
         ConditionalVAE(image_shape=(3, 64, 64))
 
@@ -68,7 +68,7 @@ def test_training_takes_a_uint8_set_scaled_batch_by_batch():
 
     torch.manual_seed(0)
     images = (torch.rand(64, 3, 32, 32) > 0.5).to(torch.uint8) * 255
-    model = ConvVAE(latent_dim=4, hidden=16, image_shape=(3, 32, 32))
+    model = ImageVAE(latent_dim=4, hidden=16, image_shape=(3, 32, 32))
     x = ScaledImages(images)
     hist = train_vae(model, x, torch.zeros(64, dtype=torch.long), x, torch.zeros(64, dtype=torch.long),
                      epochs=1, batch_size=16, device="cpu", progress=False)
@@ -89,7 +89,7 @@ def test_plots_and_png_show_grey_and_colour(shape):
 
 def test_explorer_is_live_at_64x64_in_colour():
     torch.manual_seed(0)
-    model = ConvVAE(latent_dim=5, hidden=32, image_shape=(3, 64, 64))
+    model = ImageVAE(latent_dim=5, hidden=32, image_shape=(3, 64, 64))
     x = torch.rand(30, 3, 64, 64) * 2 - 1
     labels = torch.arange(30) % 3
     ex = LatentExplorer(model, encode_dataset(model, x, labels), x, class_names=("a", "b", "c"))
@@ -108,7 +108,7 @@ def test_explorer_is_live_at_64x64_in_colour():
 
 def test_explorer_offers_only_classes_with_test_items():
     torch.manual_seed(0)
-    model = ConvVAE(latent_dim=3, hidden=16, image_shape=(1, 32, 32))
+    model = ImageVAE(latent_dim=3, hidden=16, image_shape=(1, 32, 32))
     x = torch.rand(6, 1, 32, 32) * 2 - 1
     labels = torch.tensor([2, 2, 1, 2, 1, 2])  # no item of class 0
     ex = LatentExplorer(model, encode_dataset(model, x, labels), x, class_names=("none", "one", "two"))

@@ -39,7 +39,7 @@ def test_the_lesson_defines_model_reparameterization_loss_and_training_loop_in_i
     cells = ["".join(c["source"]) for c in json.loads(export_lesson.NOTEBOOK.read_text())["cells"]]
     exported = [c for c in cells if c.startswith("#| export")]
     for name in ("class ConvVAE", "def reparameterize", "def kl_divergence", "def gaussian_nll", "def vae_loss",
-                 "def train_epoch"):
+                 "def train_epoch", "def evaluate", "def fit"):
         assert sum(name in c for c in exported) == 1, name
     # every layer of the model carries a shape comment
     model_cell = next(c for c in exported if "class ConvVAE" in c)
@@ -47,5 +47,10 @@ def test_the_lesson_defines_model_reparameterization_loss_and_training_loop_in_i
     assert layers and all("# " in line and "(N, " in line for line in layers), layers
     # the conditional model's branches are not in the lesson
     assert not any("one_hot" in c or "prior_mu" in c for c in exported)
-    # and the notebook trains with its own train_epoch
-    assert any("train_vae(" in c and "train_epoch=train_epoch" in c for c in cells)
+    # the lesson model is the plain 28 x 28 one, at most 45 lines, with none of the package's extras
+    assert len(model_cell.splitlines()) <= 45
+    assert not any(word in model_cell for word in ("image_shape", "conv_channels", "sampler", "y=None"))
+    # and the notebook builds the optimizer and schedule and runs its own loop (fit) in view
+    train_cell = next(c for c in cells if "history = fit(model, optimizer, scheduler, run" in c)
+    assert "torch.optim.Adam(" in train_cell and "OneCycleLR(" in train_cell
+    assert not any("train_vae(" in c for c in cells if not c.startswith("#"))

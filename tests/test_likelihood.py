@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from helpers.evaluation import importance_weighted_ll
-from helpers.model import ConditionalVAE, ConvVAE
+from helpers.model import ConditionalVAE, ImageVAE
 
 
 class LinearGaussian(nn.Module):
@@ -64,7 +64,7 @@ def test_importance_weighted_ll_tightens_toward_the_exact_value_as_k_grows():
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
-@pytest.mark.parametrize("cls", [ConvVAE, ConditionalVAE])
+@pytest.mark.parametrize("cls", [ImageVAE, ConditionalVAE])
 def test_importance_weighted_ll_on_the_real_models_matches_a_direct_computation(cls, likelihood):
     """log p(x|z) in the model's own likelihood, the prior N(prior_mean(n, y), I) (m_y for the
     conditional VAE, given a non-zero m_y here), and q(z|x) = N(mu, sigma^2), written out with

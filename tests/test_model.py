@@ -6,9 +6,10 @@ import torch
 
 from conftest import ROOT, tiny_model
 from helpers.checkpoint import CHECKPOINT_VERSION, architecture
-from helpers.model import (CheckpointError, ConvVAE, LatentMixture, export_checkpoint, kl_divergence,
+from helpers.model import (CheckpointError, ImageVAE, LatentMixture, export_checkpoint, kl_divergence,
                            load_checkpoint, read_checkpoint, reparameterize, save_checkpoint, save_sampler, vae_loss)
-from helpers.vae import bernoulli_nll, gaussian_nll
+from helpers.image_vae import bernoulli_nll
+from helpers.vae import gaussian_nll
 
 
 def _x(n=5, seed=0):
@@ -17,7 +18,7 @@ def _x(n=5, seed=0):
 
 @pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
 def test_public_api_shapes_and_ranges(likelihood):
-    model = ConvVAE(latent_dim=7, likelihood=likelihood).eval()
+    model = ImageVAE(latent_dim=7, likelihood=likelihood).eval()
     assert model.latent_dim == 7
     mu, logvar = model.encode(_x())
     assert mu.shape == (5, 7) and logvar.shape == (5, 7)
@@ -91,8 +92,8 @@ def test_vae_loss_sums_over_pixels_and_dims_and_averages_over_the_batch():
     torch.manual_seed(1)
     terms = vae_loss(model, x, beta=3.0)
     torch.manual_seed(1)
-    raw, mu, logvar = model(x)
-    per_item_recon = gaussian_nll(2 * torch.sigmoid(raw) - 1, x, model.log_sigma)
+    x_hat, mu, logvar = model(x)
+    per_item_recon = gaussian_nll(x_hat, x, model.log_sigma)
     assert per_item_recon.shape == (6,)
     assert terms["recon"].item() == pytest.approx(per_item_recon.mean().item(), rel=1e-6)
     assert terms["kl"].item() == pytest.approx(kl_divergence(mu, logvar).mean().item(), rel=1e-6)
@@ -201,12 +202,12 @@ def test_a_process_killed_mid_save_leaves_a_loadable_checkpoint(tmp_path):
     import time
 
     path = tmp_path / "live.pt"
-    save_checkpoint(path, ConvVAE(latent_dim=3))
+    save_checkpoint(path, ImageVAE(latent_dim=3))
     code = ("import torch\n"
-            "from helpers.model import ConvVAE, save_checkpoint\n"
+            "from helpers.model import ImageVAE, save_checkpoint\n"
             "print('ready', flush=True)\n"
             "while True:\n"
-            "    save_checkpoint(%r, ConvVAE(latent_dim=3), history={'x': [float(torch.rand(1))]})\n"
+            "    save_checkpoint(%r, ImageVAE(latent_dim=3), history={'x': [float(torch.rand(1))]})\n"
             % (str(path),))
     for delay in (0.05, 0.13, 0.31):
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)

@@ -18,7 +18,7 @@ from conftest import number, run_notebook
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory, fmnist):
     """{latent_dim: path} of a 2-epoch model trained on 600 images, for latent_dim 8 and 2."""
-    from helpers.model import ConvVAE
+    from helpers.model import ImageVAE
     from helpers.train import train_vae
 
     train, test = fmnist
@@ -28,7 +28,7 @@ def tiny_checkpoints(tmp_path_factory, fmnist):
     for dim in (8, 2):
         torch.manual_seed(0)
         paths[dim] = folder / f"tiny{dim}.pt"
-        train_vae(ConvVAE(latent_dim=dim), small.scaled(), small.labels, test.scaled()[:500], test.labels[:500],
+        train_vae(ImageVAE(latent_dim=dim), small.scaled(), small.labels, test.scaled()[:500], test.labels[:500],
                   epochs=2, checkpoint=paths[dim], progress=False)
     return paths
 

@@ -151,10 +151,10 @@ def test_the_fast_recipe_is_recorded_in_the_checkpoint_and_repeatable(small, tmp
 
 def test_interrupted_one_cycle_run_resumes_where_it_stopped(small, tmp_path, monkeypatch):
     straight, hist = _run(small, epochs=3, checkpoint=tmp_path / "a.pt", **FAST)
-    import helpers.train as train_module
+    import helpers.vae as lesson  # fit (notebook 02's loop) calls the lesson's train_epoch
 
     calls = {"n": 0}
-    real = train_module.lesson_train_epoch
+    real = lesson.train_epoch
 
     def stop_in_epoch_2(*args, **kw):
         calls["n"] += 1
@@ -162,8 +162,10 @@ def test_interrupted_one_cycle_run_resumes_where_it_stopped(small, tmp_path, mon
             raise KeyboardInterrupt  # the learner interrupts the kernel during epoch 2
         return real(*args, **kw)
 
+    monkeypatch.setattr(lesson, "train_epoch", stop_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        _run(small, epochs=3, checkpoint=tmp_path / "b.pt", train_epoch=stop_in_epoch_2, **FAST)
+        _run(small, epochs=3, checkpoint=tmp_path / "b.pt", **FAST)
+    monkeypatch.setattr(lesson, "train_epoch", real)
     assert read_checkpoint(tmp_path / "b.pt")["training_state"]["epoch"] == 1
     resumed, hist_b = _run(small, epochs=3, checkpoint=tmp_path / "b.pt", resume=True, **FAST)
     assert [hist[k] for k in LOSS_KEYS] == [hist_b[k] for k in LOSS_KEYS]

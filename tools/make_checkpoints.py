@@ -40,11 +40,9 @@ OUT_DIR = PROJECT_ROOT / "outputs" / "make_checkpoints"
 NOTEBOOK_02 = PROJECT_ROOT / "notebooks" / "02_train_vae.ipynb"
 NOTEBOOK_06 = PROJECT_ROOT / "notebooks" / "06_higher_resolution.ipynb"
 #: the recipe of the shipped models: notebook 02's parameters when they were made (the plain recipe)
-PLAIN_RECIPE = {"EPOCHS": 20, "BATCH_SIZE": 128, "LEARNING_RATE": 1e-3, "LR_SCHEDULE": "constant",
-                "SIGMA_LR_FACTOR": 1.0, "PRECISION": "fp32"}
+PLAIN_RECIPE = {"EPOCHS": 30, "PRECISION": "fp32"}
 #: the same recipe for the conditional VAE, which the notebook itself does not train
-DEFAULTS_02 = dict(seed=0, latent_dim=16, likelihood="gaussian", epochs=PLAIN_RECIPE["EPOCHS"],
-                   batch_size=PLAIN_RECIPE["BATCH_SIZE"], lr=PLAIN_RECIPE["LEARNING_RATE"], beta=1.0)
+DEFAULTS_02 = dict(seed=0, latent_dim=16, likelihood="gaussian", epochs=30, batch_size=256, lr=3e-3, beta=1.0)
 #: papermill parameters of notebook 02 for each model it makes (the rest stay at its defaults)
 NOTEBOOK_RUNS = {"vae": PLAIN_RECIPE, "vae2d": {**PLAIN_RECIPE, "LATENT_DIM": 2}}
 
@@ -103,7 +101,7 @@ def make_cvae(dst=CHECKPOINT_DIR / "cvae.pt", train_subset: int | None = None,
     set_seed(d["seed"])
     model = ConditionalVAE(latent_dim=d["latent_dim"], likelihood=d["likelihood"])
     train_vae(model, train_x, train_y, test_x, test_y, epochs=epochs, batch_size=d["batch_size"], lr=d["lr"],
-              beta=d["beta"], seed=d["seed"], checkpoint=trained,
+              beta=d["beta"], seed=d["seed"], checkpoint=trained, schedule="one-cycle", sigma_lr_factor=10.0,
               config={"latent_dim": d["latent_dim"], "conditional": True, "likelihood": d["likelihood"],
                       "train_subset": train_subset})
     model = model.cpu().eval()

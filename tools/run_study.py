@@ -29,7 +29,7 @@ from helpers.config import PROJECT_ROOT
 from helpers.data import load_fashion_mnist
 from helpers.latent import encode_dataset
 from helpers.evaluation import evaluate_model
-from helpers.model import ConditionalVAE, ConvVAE, fit_latent_mixture
+from helpers.model import ConditionalVAE, ImageVAE, fit_latent_mixture
 from helpers.train import set_seed, train_vae
 
 GRIDS = {
@@ -65,7 +65,7 @@ def run_grid(grid: str, out: Path, seed: int = 0) -> Path:
         if (latent, beta, cond) in done:
             continue
         set_seed(seed)
-        model = (ConditionalVAE if cond else ConvVAE)(latent_dim=latent)
+        model = (ConditionalVAE if cond else ImageVAE)(latent_dim=latent)
         t0 = time.perf_counter()
         train_vae(model, tx, ty, epochs=g["epochs"], beta=beta, seed=seed, device="cpu", progress=False)
         seconds = time.perf_counter() - t0
