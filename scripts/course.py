@@ -26,7 +26,7 @@ fresh kernel, and each test cell that runs without error earns its points. It ru
 student's functions, not the training length; ``--full`` runs the notebooks' real defaults. It
 prints, per notebook, in the order given:
 
-    {"notebook": "02_train_vae.ipynb", "score": 6.0, "max_score": 6.0}
+    {"notebook": "02_train_vae.ipynb", "score": 10.0, "max_score": 10.0}
 
 score / max_score count the autograded tasks; questions graded by hand are not in them. Each line
 also holds ``tasks`` (per test cell, in notebook order: ``score``, ``max_score`` and, for a test

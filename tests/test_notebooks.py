@@ -34,8 +34,9 @@ def test_notebook_is_a_lesson(name):
     assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code)
     assert not any("NBVAL_" in c.source for c in code)
     # one call checks every parameter: no hand-written checks in the notebook
-    assert sum("check_parameters(" in c.source for c in code) == 1
-    assert not any(re.search(r"\bcheck_(?!parameters)\w+\(", c.source) for c in code)
+    checks = [c for c in code if re.search(r"\bcheck_(notebook_)?parameters\(", c.source)]
+    assert len(checks) == 1
+    assert not any(re.search(r"\bcheck_(?!parameters|notebook_parameters)\w+\(", c.source) for c in code)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -48,8 +49,14 @@ def test_every_parameter_is_checked_before_any_work(name):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
     names = [n for n in re.findall(r"^([A-Z_][A-Z0-9_]*)\s*=", code[0].source, re.M) if n != "SMOKE"]
-    call = code[1].source[code[1].source.index("check_parameters("):]
-    assert [n for n in names if not re.search(rf"\b{n}={n}\b", call)] == []
-    # nothing but imports, definitions and constants runs before the check in that cell
-    before = code[1].source[:code[1].source.index("check_parameters(")]
-    assert not re.search(r"^(?!from |import |%|\s|#|$)\w+\(", before, re.M), before
+    if "check_notebook_parameters(globals())" in code[1].source:   # every rule-bearing name, by construction
+        mark = "check_notebook_parameters("
+        from helpers.config import RULES
+        assert set(names) <= set(RULES), set(names) - set(RULES)
+    else:
+        mark = "check_parameters("
+        call = code[1].source[code[1].source.index(mark):]
+        assert [n for n in names if not re.search(rf"\b{n}={n}\b", call)] == []
+    # nothing but imports, definitions, constants and the CI sizes' one line runs before the check
+    before = code[1].source[:code[1].source.index(mark)]
+    assert not re.search(r"^(?!from |import |%|\s|#|$|globals\(\)\.update\(smoke_sizes\()\w+\(", before, re.M), before
