@@ -34,10 +34,12 @@ def test_05_going_further(tmp_path):
     assert fd_floor < fd_mixture < fd_prior / 2
     # the printed figure is the squared distance d² (FID convention), and the text says so
     assert number(r"cuts the squared distance d² ([\d.]+)-fold", text) == pytest.approx(fd_prior / fd_mixture, abs=0.1)
-    # the judge on the full test set: the README's 0.904 and 0.816 for the shipped vae.pt
-    assert number(r"test originals:\s+([\d.]+)", text) == 0.904
-    assert number(r"their reconstructions:\s+([\d.]+)", text) == 0.816
-    assert number(r"keep the class (\d+)% as often", text) == 90
+    # the judge on the full test set: the README's 0.904 and 0.830 for the shipped vae.pt
+    # (tools/evaluate_checkpoint.py measures the same two figures)
+    originals = number(r"test originals:\s+([\d.]+)", text)
+    kept = number(r"their reconstructions:\s+([\d.]+)", text)
+    assert (originals, kept) == (0.904, 0.830)
+    assert number(r"keep the class (\d+)% as often", text) == round(100 * kept / originals)
     # log p(x): positive because the learned sigma is below 1/sqrt(2 pi), where the density constant turns
     # positive (the study's short runs, with a larger sigma, print negative ones)
     assert number(r"decoder sigma = ([\d.]+)", text) < 0.399
