@@ -35,12 +35,18 @@ def smoke_mode() -> bool:
     return os.environ.get("VAE_LAB_SMOKE", "0") == "1"
 
 
-def smoke_sizes(**tiny) -> dict:
-    """The tiny sizes a notebook takes in CI's quick run: ``tiny`` when ``VAE_LAB_SMOKE=1``, else {}.
+def smoke_sizes(namespace: dict, **caps) -> None:
+    """Cap a notebook's sizes for CI's quick run: only when ``VAE_LAB_SMOKE=1``, else nothing.
 
-    A notebook's setup cell does ``globals().update(smoke_sizes(EPOCHS=1, TRAIN_SUBSET=2000))``,
-    one line after its parameters, so its parameters cell shows only what a learner sets."""
-    return dict(tiny) if smoke_mode() else {}
+    A notebook's setup cell calls ``smoke_sizes(globals(), EPOCHS=1, TRAIN_SUBSET=2000)`` one line
+    after its parameters, so its parameters cell shows only what a learner sets. Each named value
+    becomes ``min(value, cap)``, and a value of None (meaning "all") becomes the cap: a smaller value
+    that papermill injected is kept."""
+    if not smoke_mode():
+        return
+    for name, cap in caps.items():
+        value = namespace.get(name)
+        namespace[name] = cap if value is None else min(value, cap)
 
 
 #: The models notebooks can load by name: the plain VAE, the conditional VAE (notebook 05), the

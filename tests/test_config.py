@@ -50,3 +50,14 @@ def test_default_checkpoint_prefers_the_learners_run(tmp_path, monkeypatch):
     assert default_checkpoint("cvae").name == "cvae.pt" and default_checkpoint("cvae").parent.name == "checkpoints"
     with pytest.raises(ValueError, match="name='vae3' is not allowed"):
         default_checkpoint("vae3")
+
+
+def test_smoke_sizes_cap_only_in_the_quick_run_and_keep_smaller_injected_values(monkeypatch):
+    from helpers.config import smoke_sizes
+    space = {"EPOCHS": 10, "TRAIN_SUBSET": None, "N_POINTS": 300}
+    monkeypatch.delenv("VAE_LAB_SMOKE", raising=False)
+    smoke_sizes(space, EPOCHS=1, TRAIN_SUBSET=2000, N_POINTS=1000)
+    assert space == {"EPOCHS": 10, "TRAIN_SUBSET": None, "N_POINTS": 300}      # a learner's run: untouched
+    monkeypatch.setenv("VAE_LAB_SMOKE", "1")
+    smoke_sizes(space, EPOCHS=1, TRAIN_SUBSET=2000, N_POINTS=1000)
+    assert space == {"EPOCHS": 1, "TRAIN_SUBSET": 2000, "N_POINTS": 300}       # capped; None ("all") -> the cap
