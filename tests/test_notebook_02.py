@@ -11,10 +11,23 @@ import torch
 from conftest import run_notebook
 
 
-def test_02_trains_saves_a_consistent_checkpoint_with_a_sampler(tmp_path, fmnist):
-    ckpt = tmp_path / "my_vae.pt"
-    _, text, images = run_notebook("02_train_vae", tmp_path, EPOCHS=2, TRAIN_SUBSET=600, LATENT_DIM=8,
-                                   CHECKPOINT_OUT=str(ckpt), SEED=1)
+PARAMS = dict(EPOCHS=2, TRAIN_SUBSET=600, LATENT_DIM=8, SEED=1)
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """One papermill run of 02 with tiny parameters: (its checkpoint, printed text, figure count)."""
+    folder = tmp_path_factory.mktemp("run02")
+    ckpt = folder / "my_vae.pt"
+    with pytest.MonkeyPatch.context() as mp:  # as isolated_runs does for each test
+        mp.setenv("VAE_LAB_RUNS_DIR", str(folder / "runs"))
+        mp.delenv("VAE_LAB_SMOKE", raising=False)
+        _, text, images = run_notebook("02_train_vae", folder, CHECKPOINT_OUT=str(ckpt), **PARAMS)
+    return ckpt, text, images
+
+
+def test_02_trains_saves_a_consistent_checkpoint_with_a_sampler(default_run, fmnist):
+    ckpt, text, images = default_run
     from helpers.model import ImageVAE, load_checkpoint
     from helpers.train import choose_precision, elbo_terms
 
@@ -46,14 +59,12 @@ def test_02_stops_on_a_bad_parameter_before_any_work(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_same_parameters_same_numbers(tmp_path):
-    """Two papermill runs of 02 with the same parameters train to the same weights and figures."""
+def test_same_parameters_same_numbers(tmp_path, default_run):
+    """A second papermill run of 02 with the same parameters trains to the same weights and figures."""
     from helpers.checkpoint import read_checkpoint
 
-    params = dict(EPOCHS=1, TRAIN_SUBSET=300, LATENT_DIM=4, SEED=7)
-    run_notebook("02_train_vae", tmp_path, CHECKPOINT_OUT=str(tmp_path / "a.pt"), **params)
-    run_notebook("02_train_vae", tmp_path, CHECKPOINT_OUT=str(tmp_path / "b.pt"), **params)
-    a, b = read_checkpoint(tmp_path / "a.pt"), read_checkpoint(tmp_path / "b.pt")
+    run_notebook("02_train_vae", tmp_path, CHECKPOINT_OUT=str(tmp_path / "b.pt"), **PARAMS)
+    a, b = read_checkpoint(default_run[0]), read_checkpoint(tmp_path / "b.pt")
     for key in ("train_loss", "train_kl", "test_loss", "test_recon", "test_kl"):
         assert a["history"][key] == b["history"][key], key
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
