@@ -60,3 +60,12 @@ def test_every_parameter_is_checked_before_any_work(name):
     # nothing but imports, definitions, constants and the CI sizes' one line runs before the check
     before = code[1].source[:code[1].source.index(mark)]
     assert not re.search(r"^(?!from |import |%|\s|#|$|smoke_sizes\(globals\(\), )\w+\(", before, re.M), before
+
+
+@pytest.mark.parametrize("name,budget", [("01_data", 2000), ("02_train_vae", 2500),
+                                         ("03_latent_visualization", 2000), ("04_generation_interpolation", 2000)])
+def test_core_notebook_reads_within_its_word_budget(name, budget):
+    """A 45-minute lab: the markdown of each core notebook stays within its budget of words (\\w+ tokens)."""
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    words = sum(len(re.findall(r"\w+", c.source)) for c in nb.cells if c.cell_type == "markdown")
+    assert words <= budget, f"{name}: {words} words of markdown, budget {budget}"
