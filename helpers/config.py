@@ -11,23 +11,33 @@ import math
 import os
 from pathlib import Path
 
-#: The repository root (this file lives in ``<root>/helpers/``).
+#: The repository root in a clone (this file lives in ``<root>/helpers/``); in an installed wheel,
+#: the folder that holds the package (site-packages), which has no notebooks/ or checkpoints/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: Shipped pretrained checkpoints (made by ``scripts/make_checkpoints.py``).
-CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
+#: True in a clone of the repository (a ``pip install -e .`` included), False in an installed wheel.
+IN_CLONE = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "checkpoints").is_dir()
+#: Shipped pretrained checkpoints (made by ``tools/make_checkpoints.py``): ``<root>/checkpoints`` in a
+#: clone; in a wheel the same files are package data, ``helpers/checkpoints/`` (pyproject.toml maps them).
+CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints" if IN_CLONE else Path(__file__).resolve().parent / "checkpoints"
+#: The shipped study results notebook 05 reads (``results/`` in a clone, package data in a wheel).
+RESULTS_DIR = PROJECT_ROOT / "results" if IN_CLONE else Path(__file__).resolve().parent / "results"
 #: The judge classifier that checks whether reconstructions and samples keep their class.
 JUDGE_PATH = CHECKPOINT_DIR / "classifier.pt"
-#: Where torchvision downloads Fashion-MNIST when no offline folder is given.
-DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+#: Where torchvision downloads Fashion-MNIST when no offline folder is given: ``<root>/data`` in a
+#: clone, else ``data/`` beside the notebook (the kernel's working folder: Colab's /content).
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data" if IN_CLONE else Path.cwd() / "data"
 
 
 def runs_dir() -> Path:
     """Folder for a learner's own runs (checkpoints trained in notebook 02).
 
-    ``<root>/runs`` unless the environment variable ``VAE_LAB_RUNS_DIR`` names another folder
-    (the tests point it at a temporary folder so they never touch a learner's runs).
+    ``<root>/runs`` in a clone, ``runs/`` beside the notebook (the kernel's working folder) when
+    the package is installed from a wheel, unless the environment variable ``VAE_LAB_RUNS_DIR``
+    names another folder (the tests point it at a temporary folder so they never touch a
+    learner's runs).
     """
-    return Path(os.environ.get("VAE_LAB_RUNS_DIR", PROJECT_ROOT / "runs"))
+    default = PROJECT_ROOT / "runs" if IN_CLONE else Path.cwd() / "runs"
+    return Path(os.environ.get("VAE_LAB_RUNS_DIR", default))
 
 
 def smoke_mode() -> bool:
@@ -75,6 +85,20 @@ def default_checkpoint(name: str = "vae") -> Path:
         raise ValueError(f"name={name!r} is not allowed: use one of {MODEL_NAMES}")
     own = trained_checkpoint_path(name)
     return own if own.is_file() else shipped_checkpoint_path(name)
+
+
+def checkpoint_parameter(value, name: str = "vae", *, write: bool = False) -> Path:
+    """A notebook's checkpoint parameter (``CHECKPOINT``, ``CHECKPOINT_OUT``, ...) as a path.
+
+    ``"auto"``: :func:`default_checkpoint` (reading) or :func:`trained_checkpoint_path` (writing)
+    of ``name``; a plain run name without a folder or suffix, e.g. ``"short_beta4"``: that run in
+    ``runs/`` (wherever runs/ is: the clone's, or beside the notebook); anything else: a path."""
+    if value == "auto":
+        return trained_checkpoint_path(name) if write else default_checkpoint(name)
+    text = str(value)
+    if "/" not in text and "\\" not in text and "." not in text:
+        return runs_dir() / f"{text}.pt"
+    return Path(text)
 
 
 class ParameterError(ValueError):

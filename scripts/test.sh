@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up the environment, then run the whole test suite in one pytest run:
 #   tests/      unit tests of helpers/ and papermill runs of all four notebooks (tiny parameters)
-#   notebooks/  pytest --nbval-lax: every notebook executed in smoke mode, chosen outputs compared
+#   notebooks   pytest --nbval-lax: every notebook executed in smoke mode, chosen outputs compared,
+#               each copied alone into an empty folder and run against the wheel this repository
+#               builds (a learner who opens one from a link: no helpers link, no ../checkpoints)
 #   tests/test_browser.py drives notebook 04's explorer in JupyterLab + headless Chromium
 #   tests/test_course.py  makes the student release and autogrades with nbgrader (smoke mode)
 # Needs Fashion-MNIST offline or online: set FASHION_MNIST_DIR to a folder with the four IDX .gz
@@ -21,7 +23,20 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 export VAE_LAB_SMOKE=1                     # notebooks pick their tiny CI defaults (same code)
-export VAE_LAB_RUNS_DIR="$(mktemp -d)"     # never touch a learner's runs/
 export MPLBACKEND=Agg
-trap 'rm -rf "$VAE_LAB_RUNS_DIR"' EXIT
-python -m pytest tests notebooks --nbval-lax -p no:cacheprovider --durations=20 "$@"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+python -m pip wheel --no-deps --no-build-isolation -q -w "$work/wheel" .
+python -m pip install -q --no-deps --target "$work/site" "$work"/wheel/vae_latent_lab-*.whl
+alone=()
+for nb in notebooks/0*.ipynb; do
+  name="$(basename "$nb" .ipynb)"; mkdir -p "$work/alone/$name"; cp "$nb" "$work/alone/$name/"
+  alone+=("$work/alone/$name/$name.ipynb")
+done
+printf '[pytest]\n' > "$work/alone/pytest.ini"
+rc=0
+VAE_LAB_RUNS_DIR="$work/runs" python -m pytest tests -p no:cacheprovider --durations=20 "$@" || rc=$?
+# runs/ beside each notebook, the package and its checkpoints from the installed wheel only
+(cd "$work/alone" && env -u VAE_LAB_RUNS_DIR PYTHONPATH="$work/site" python -m pytest "${alone[@]}" --nbval-lax \
+   -p no:cacheprovider --durations=10) || rc=$?
+exit $rc

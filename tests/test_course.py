@@ -83,7 +83,7 @@ def test_release_has_student_notebooks_stubbed_package_and_checkpoints(released)
     assert module.count("raise NotImplementedError()") == 5  # reparameterize, KL, Gaussian NLL, vae_loss, train_epoch
     assert (released / "notebooks" / "helpers").resolve() == (released / "helpers").resolve()
     assert sorted(p.name for p in (released / "checkpoints").iterdir()) == ["vae.pt", "vae2d.pt"]
-    for name in ("README.md", "requirements.txt", "pyproject.toml", "scripts/setup.sh", "docs/explorer.png"):
+    for name in ("README.md", "requirements.txt", "pyproject.toml", "scripts/setup.sh", "results/study.csv"):
         assert (released / name).is_file(), name
     assert not any((released / "helpers" / name).exists() for name in course.NOT_RELEASED)
 
