@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up the environment, then run the whole test suite in one pytest run:
+# Set up the environment, then run the test suite (two pytest runs, one exit status):
 #   tests/      unit tests of helpers/ and papermill runs of all four notebooks (tiny parameters)
 #   notebooks   pytest --nbval-lax: every notebook executed in smoke mode, chosen outputs compared,
 #               each copied alone into an empty folder and run against the wheel this repository
