@@ -14,6 +14,7 @@ or the principal directions of the test codes); the attribute slider adds a clas
 
 from __future__ import annotations
 
+import base64
 import io
 from contextlib import contextmanager
 
@@ -25,7 +26,7 @@ from PIL import ImageDraw
 
 from .config import ParameterError
 from .data import CLASS_NAMES, class_color, class_item, to_pixel_range
-from .latent import EncodedSet, class_means, fit_pca, lerp, slerp
+from .latent import EncodedSet, class_means, fit_pca, lerp, slerp, traversal_codes
 
 MODES = ("latent dimensions", "principal directions")
 MAP_SIZE = 200
@@ -137,7 +138,9 @@ class LatentExplorer:
     more latent dimensions than ``max_sliders``, the dimensions that vary most are shown; the
     "principal directions" mode shows the top principal directions with their variance share.
 
-    ``explorer.widget`` is the box to display. ``set_slider(k, v)``, ``set_mode(m)``,
+    Display ``explorer`` (or ``explorer.widget``, the bare box). Displayed as ``explorer``, a static
+    view of the saved notebook (GitHub, nbviewer, a PDF) shows ``snapshot_png()`` instead of the
+    widget's raw text. ``set_slider(k, v)``, ``set_mode(m)``,
     ``start_from_item(i)``, ``start_from_prior(seed)``, ``start_from_sampler(seed)``,
     ``set_attribute(cls, amount)``, ``set_interpolation(t)`` and ``reset()`` drive it from code
     (the tests and the benchmark do).
@@ -162,6 +165,7 @@ class LatentExplorer:
         self.dims = torch.argsort(codes.mu.std(0), descending=True)[: self.n_axes].sort().values.tolist()
         self.map = LatentMap(codes)
         self.source_class: int | None = None  # the start item's class; None for a random start
+        self._start_index: int | None = None  # the start item's test index; None for a random start
         self._hold = False  # True while code moves controls: their observers stay quiet
         self._seed = 0  # the last random start's seed
         self.renders = 0
@@ -319,6 +323,36 @@ class LatentExplorer:
         return self.z + self.amount.value * self.attribute_direction()
 
     @torch.no_grad()
+    def snapshot_png(self, rows: int = 4, steps: int = 7) -> bytes:
+        """A still picture of what the sliders do (PNG bytes): the start item, then one row per axis
+        of the ``rows`` most-spread latent dimensions, the code on screen decoded with that
+        dimension moved from -3 to +3 standard deviations (of the test codes) in ``steps`` steps."""
+        spread = self.codes.mu.std(0)
+        dims = torch.argsort(spread, descending=True)[:rows]
+        offsets = spread[dims, None] * torch.linspace(-3, 3, steps)
+        z = traversal_codes(self.current_code(), dims, offsets).to(self.device)
+        y = torch.full((len(z),), self.decode_class.value, device=self.device)
+        decoded = to_pixel_range(self.model.decode(z, y).float().cpu())          # (rows * steps, C, H, W)
+        c, h, wd = decoded.shape[1:]
+        tiles = decoded.reshape(len(dims), steps, c, h, wd).permute(0, 3, 1, 4, 2).reshape(len(dims) * h, steps * wd, c)
+        start = to_pixel_range(self.images[self._start_index].float().cpu()).permute(1, 2, 0) \
+            if self._start_index is not None else torch.zeros(h, wd, c)
+        gap = torch.ones(len(dims) * h, wd // 2, c)
+        column = torch.zeros(len(dims) * h, wd, c)
+        column[:h] = start
+        arr = np.round(torch.cat([column, gap, tiles], 1).numpy() * 255).astype(np.uint8).repeat(3, 0).repeat(3, 1)
+        return _png(PILImage.fromarray(arr[..., 0] if c == 1 else arr, mode="L" if c == 1 else "RGB"))
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """The live widget where a kernel runs it; a still picture (``snapshot_png``) and one line of
+        text for a static view of the saved notebook."""
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle["image/png"] = base64.b64encode(self.snapshot_png()).decode("ascii")
+        bundle["text/plain"] = ("Latent explorer: live sliders with a running kernel (JupyterLab). Static view: the "
+                                "start item, then the code decoded along its 4 most-spread dimensions, -3 to +3 sd.")
+        return bundle
+
+    @torch.no_grad()
     def decode_current(self) -> torch.Tensor:
         """The image (C, H, W) in [-1, 1] decoded from the code on screen (as the "decode as" class;
         a plain VAE ignores the class)."""
@@ -373,7 +407,7 @@ class LatentExplorer:
 
     def start_from_item(self, index: int):
         """Start from test item ``index``: show it, encode it, move the sliders to its code."""
-        self.source_class = int(self.codes.labels[index])
+        self.source_class, self._start_index = int(self.codes.labels[index]), int(index)
         if self.conditional:  # decode it as its own class
             with self._holding():
                 self.decode_class.value = self.source_class
@@ -396,7 +430,7 @@ class LatentExplorer:
     def _start_random(self, seed: int, from_prior: bool):
         y = torch.tensor([self.decode_class.value])  # stays 0 for a plain model, which has one group
         code = self.model.sample_codes(1, y, torch.Generator().manual_seed(seed), from_prior=from_prior)[0].cpu()
-        self.source_class = None
+        self.source_class = self._start_index = None
         self._start(code, b"", f"start: random draw from the {'prior' if from_prior else 'fitted sampler'} "
                                f"(seed {seed})")
 

@@ -216,3 +216,32 @@ def test_random_start_of_a_conditional_model_from_the_fitted_sampler_stays_in_th
     expected = ex.model.sampler.draw(1, torch.tensor([6]), torch.Generator().manual_seed(2))[0]
     assert torch.equal(ex.start, expected)
     assert ex.decode_class.value == 6
+
+
+def test_a_static_view_shows_a_still_picture_of_the_traversals_not_the_widgets_text():
+    """Displayed as ``explorer``: the live widget for JupyterLab, and a PNG for GitHub / nbviewer
+    whose tiles are the model's own decodes of the traversal codes (start item in the first column)."""
+    import base64
+    import numpy as np
+    from helpers.data import to_pixel_range
+    from helpers.latent import traversal_codes
+    ex = _explorer()
+    ex.start_from_item(5)
+    bundle = ex._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert not bundle["text/plain"].startswith("VBox")
+    png = np.array(Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))))
+    assert png.shape == (4 * 28 * 3, (8 * 28 + 14) * 3)           # start column, gap, 7 steps; 4 rows; 3x
+    spread = ex.codes.mu.std(0)
+    dims = torch.argsort(spread, descending=True)[:4]
+    z = traversal_codes(ex.current_code(), dims, spread[dims, None] * torch.linspace(-3, 3, 7))
+    with torch.no_grad():
+        want = to_pixel_range(ex.model.decode(z, torch.zeros(len(z), dtype=torch.long))).numpy() * 255
+    for r in range(4):
+        for c in (0, 3, 6):
+            tile = png[r * 84:(r + 1) * 84:3, (42 + 28 * c) * 3:(42 + 28 * (c + 1)) * 3:3]
+            assert np.abs(tile - want[r * 7 + c, 0]).max() <= 0.5 + 1e-3
+    start = png[:84:3, :84:3]
+    assert np.abs(start - to_pixel_range(ex.images[5, 0]).numpy() * 255).max() <= 0.5 + 1e-3
+    ex.start_from_prior(seed=1)   # a random start has no item to show: a black first column
+    assert np.array(Image.open(io.BytesIO(ex.snapshot_png())))[:84, :84].max() == 0
