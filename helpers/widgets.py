@@ -349,7 +349,8 @@ class LatentExplorer:
         bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
         bundle["image/png"] = base64.b64encode(self.snapshot_png()).decode("ascii")
         bundle["text/plain"] = ("Latent explorer: live sliders with a running kernel (JupyterLab). Static view: the "
-                                "start item, then the code decoded along its 4 most-spread dimensions, -3 to +3 sd.")
+                                f"start item, then the code decoded along its {min(4, self.model.latent_dim)} most-spread dimensions, "
+                                "-3 to +3 sd.")
         return bundle
 
     @torch.no_grad()
