@@ -324,33 +324,31 @@ class LatentExplorer:
 
     @torch.no_grad()
     def snapshot_png(self, rows: int = 4, steps: int = 7) -> bytes:
-        """A still picture of what the sliders do (PNG bytes): the start item, then one row per axis
-        of the ``rows`` most-spread latent dimensions, the code on screen decoded with that
-        dimension moved from -3 to +3 standard deviations (of the test codes) in ``steps`` steps."""
+        """A still picture of what the sliders do (PNG bytes): the start item (black for a random
+        start), then one row per axis of the ``rows`` most-spread latent dimensions, the code on
+        screen decoded with that dimension moved from -3 to +3 standard deviations (of the test
+        codes) in ``steps`` steps."""
         spread = self.codes.mu.std(0)
         dims = torch.argsort(spread, descending=True)[:rows]
-        offsets = spread[dims, None] * torch.linspace(-3, 3, steps)
-        z = traversal_codes(self.current_code(), dims, offsets).to(self.device)
+        z = traversal_codes(self.current_code(), dims, spread[dims, None] * torch.linspace(-3, 3, steps))
         y = torch.full((len(z),), self.decode_class.value, device=self.device)
-        decoded = to_pixel_range(self.model.decode(z, y).float().cpu())          # (rows * steps, C, H, W)
+        decoded = self.model.decode(z.to(self.device), y).float().cpu()          # (rows * steps, C, H, W)
         c, h, wd = decoded.shape[1:]
-        tiles = decoded.reshape(len(dims), steps, c, h, wd).permute(0, 3, 1, 4, 2).reshape(len(dims) * h, steps * wd, c)
-        start = to_pixel_range(self.images[self._start_index].float().cpu()).permute(1, 2, 0) \
-            if self._start_index is not None else torch.zeros(h, wd, c)
-        gap = torch.ones(len(dims) * h, wd // 2, c)
-        column = torch.zeros(len(dims) * h, wd, c)
-        column[:h] = start
-        arr = np.round(torch.cat([column, gap, tiles], 1).numpy() * 255).astype(np.uint8).repeat(3, 0).repeat(3, 1)
-        return _png(PILImage.fromarray(arr[..., 0] if c == 1 else arr, mode="L" if c == 1 else "RGB"))
+        tiles = decoded.reshape(len(dims), steps, c, h, wd).permute(2, 0, 3, 1, 4).reshape(c, len(dims) * h, steps * wd)
+        column = torch.full((c, len(dims) * h, wd), -1.0)                        # black below the start item
+        if self._start_index is not None:
+            column[:, :h] = self.images[self._start_index].float().cpu()
+        gap = torch.ones(c, len(dims) * h, wd // 2)                              # a white band
+        return to_png(torch.cat([column, gap, tiles], 2), scale=3)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         """The live widget where a kernel runs it; a still picture (``snapshot_png``) and one line of
         text for a static view of the saved notebook."""
+        rows = min(4, self.model.latent_dim)
         bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
-        bundle["image/png"] = base64.b64encode(self.snapshot_png()).decode("ascii")
-        bundle["text/plain"] = ("Latent explorer: live sliders with a running kernel (JupyterLab). Static view: the "
-                                f"start item, then the code decoded along its {min(4, self.model.latent_dim)} most-spread dimensions, "
-                                "-3 to +3 sd.")
+        bundle["image/png"] = base64.b64encode(self.snapshot_png(rows)).decode("ascii")
+        bundle["text/plain"] = (f"Latent explorer: live sliders with a running kernel (JupyterLab). Static view: the "
+                                f"start item, then the code decoded along its {rows} most-spread dimensions, -3 to +3 sd.")
         return bundle
 
     @torch.no_grad()
