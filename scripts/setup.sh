@@ -6,6 +6,7 @@
 #
 #   bash scripts/setup.sh                # the learner's install: requirements.txt (no grading tools)
 #   bash scripts/setup.sh --instructor   # plus nbgrader (requirements-instructor.txt): course.py, the tests
+#   bash scripts/setup.sh --site         # plus the book site's tools (requirements-site.txt): build_site.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -13,7 +14,8 @@ VENV=${VENV:-.venv}
 case "${1:-}" in
   "") REQS=requirements.txt; who=learner ;;
   --instructor) REQS=requirements-instructor.txt; who=instructor ;;
-  *) echo "[setup] '$1' is not an option: use no argument (the learner's install) or --instructor" >&2; exit 2 ;;
+  --site) REQS=requirements-site.txt; who=site ;;
+  *) echo "[setup] '$1' is not an option: use no argument (the learner's install), --instructor or --site" >&2; exit 2 ;;
 esac
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating $VENV with $($PYTHON --version)"

@@ -6,11 +6,13 @@
 #               builds (a learner who opens one from a link: no helpers link, no ../checkpoints)
 #   tests/test_browser.py drives notebook 04's explorer in JupyterLab + headless Chromium
 #   tests/test_course.py  makes the student release and autogrades with nbgrader (smoke mode)
+#   tests/test_site.py    builds the book site (tools/build_site.py) and checks it in headless Chromium
 # Needs Fashion-MNIST offline or online: set FASHION_MNIST_DIR to a folder with the four IDX .gz
 # files (CI: ../shared/fashion-mnist). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --instructor       # the test suite needs the instructor's tools (nbgrader) too
+bash scripts/setup.sh --site             # and the book site's (tests/test_site.py builds it; npm fetches its scripts)
 export PATH="$PWD/.venv/bin:$PATH"
 # the browser test (tests/test_browser.py) needs a Chromium: Debian's package where we can install it
 if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then

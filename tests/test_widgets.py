@@ -1,4 +1,5 @@
 import io
+import json
 
 import pytest
 import torch
@@ -245,3 +246,43 @@ def test_a_static_view_shows_a_still_picture_of_the_traversals_not_the_widgets_t
     assert np.abs(start - to_pixel_range(ex.images[5, 0]).numpy() * 255).max() <= 0.5 + 1e-3
     ex.start_from_prior(seed=1)   # a random start has no item to show: a black first column
     assert np.array(Image.open(io.BytesIO(ex.snapshot_png())))[:84, :84].max() == 0
+
+
+def test_the_kernel_free_frames_are_the_models_decodes_and_a_range_slider_swaps_them():
+    """The static view's HTML (nbviewer, the book site): under 2 MB, each frame the model's decode of
+    the code moved along one of the most-spread dimensions, and in a real browser (no kernel) moving
+    its range input and its dimension menu shows another precomputed frame."""
+    import base64
+    import re
+    import numpy as np
+    from helpers.data import to_pixel_range
+    from helpers.latent import traversal_codes
+    ex = _explorer()
+    ex.start_from_item(3)
+    html = ex._repr_mimebundle_()["text/html"]
+    assert len(html.encode()) < 2_000_000 and 'type="range"' in html
+    frames = json.loads(re.search(r"frames = (\[\[.*?\]\]),", html).group(1))
+    assert len(frames) == 4 and {len(row) for row in frames} == {25}
+    spread = ex.codes.mu.std(0)
+    dims = torch.argsort(spread, descending=True)[:4]
+    z = traversal_codes(ex.current_code(), dims, spread[dims, None] * torch.linspace(-3, 3, 25))
+    with torch.no_grad():
+        want = to_pixel_range(ex.model.decode(z, torch.zeros(len(z), dtype=torch.long))).numpy() * 255
+    for r, k in ((0, 0), (1, 12), (3, 24)):
+        frame = np.array(Image.open(io.BytesIO(base64.b64decode(frames[r][k]))))[:: ex.scale, :: ex.scale]
+        assert np.abs(frame - want[r * 25 + k, 0]).max() <= 0.5 + 1e-3
+    playwright = pytest.importorskip("playwright.sync_api")
+    from test_browser import launch
+    with playwright.sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.set_content(f"<html><body>{html}</body></html>")
+        source = lambda: page.get_attribute(".vx-frame", "src")  # noqa: E731
+        assert source().endswith(frames[0][12])
+        page.locator(".vx-step").fill("24")
+        assert source().endswith(frames[0][24])
+        page.select_option(".vx-dim", "2")
+        assert source().endswith(frames[2][24]) and errors == []
+        browser.close()
