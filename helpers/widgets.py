@@ -330,11 +330,7 @@ class LatentExplorer:
         start), then one row per axis of the ``rows`` most-spread latent dimensions, the code on
         screen decoded with that dimension moved from -3 to +3 standard deviations (of the test
         codes) in ``steps`` steps."""
-        spread = self.codes.mu.std(0)
-        dims = torch.argsort(spread, descending=True)[:rows]
-        z = traversal_codes(self.current_code(), dims, spread[dims, None] * torch.linspace(-3, 3, steps))
-        y = torch.full((len(z),), self.decode_class.value, device=self.device)
-        decoded = self.model.decode(z.to(self.device), y).float().cpu()          # (rows * steps, C, H, W)
+        dims, decoded = self._traversal(rows, steps)
         c, h, wd = decoded.shape[1:]
         tiles = decoded.reshape(len(dims), steps, c, h, wd).permute(2, 0, 3, 1, 4).reshape(c, len(dims) * h, steps * wd)
         column = torch.full((c, len(dims) * h, wd), -1.0)                        # black below the start item
@@ -344,21 +340,27 @@ class LatentExplorer:
         return to_png(torch.cat([column, gap, tiles], 2), scale=3)
 
     @torch.no_grad()
-    def frames_html(self, rows: int = 4, steps: int = 25) -> str:
+    def _traversal(self, rows: int, steps: int):
+        """The ``rows`` most-spread latent dimensions (rows,) and the code on screen decoded with each
+        moved from -3 to +3 standard deviations of the test codes in ``steps`` steps: (rows * steps, C, H, W)."""
+        spread = self.codes.mu.std(0)
+        dims = torch.argsort(spread, descending=True)[:rows]
+        z = traversal_codes(self.current_code(), dims, spread[dims, None] * torch.linspace(-3, 3, steps))
+        y = torch.full((len(z),), self.decode_class.value, device=self.device)
+        return dims, self.model.decode(z.to(self.device), y).float().cpu()
+
+    @torch.no_grad()
+    def frames_html(self, rows: int = 4, steps: int = 25, still: bytes | None = None) -> str:
         """A kernel-free stand-in for the sliders, as HTML (about 0.2 MB at 28 x 28): the still picture
         (``snapshot_png``), then a range slider over ``steps`` precomputed frames for each of the
         ``rows`` most-spread dimensions (the code on screen with that dimension moved from -3 to +3
         standard deviations); a few lines of JavaScript swap the frame. Where scripts do not run,
-        the still picture and the middle frame show."""
-        spread = self.codes.mu.std(0)
-        dims = torch.argsort(spread, descending=True)[:rows]
+        the still picture and the middle frame show. ``still``: ``snapshot_png(rows)`` if already made."""
+        dims, decoded = self._traversal(rows, steps)
         offsets = torch.linspace(-3, 3, steps)
-        z = traversal_codes(self.current_code(), dims, spread[dims, None] * offsets)
-        y = torch.full((len(z),), self.decode_class.value, device=self.device)
-        decoded = self.model.decode(z.to(self.device), y).float().cpu()          # (rows * steps, C, H, W)
         frames = [[base64.b64encode(to_png(decoded[r * steps + k], self.scale)).decode("ascii") for k in range(steps)]
                   for r in range(len(dims))]
-        still = self.snapshot_png(rows)
+        still = self.snapshot_png(rows) if still is None else still
         uid = "vx-" + hashlib.sha1(still + frames[0][0].encode()).hexdigest()[:12]  # the same run, the same page
         mid, side = steps // 2, self.images.shape[-1] * self.scale
         options = "".join(f'<option value="{r}">z[{int(d)}]</option>' for r, d in enumerate(dims))
@@ -383,8 +385,9 @@ class LatentExplorer:
         nbviewer and the book site show) and one line of text."""
         rows = min(4, self.model.latent_dim)
         bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
-        bundle["text/html"] = self.frames_html(rows)
-        bundle["image/png"] = base64.b64encode(self.snapshot_png(rows)).decode("ascii")
+        still = self.snapshot_png(rows)
+        bundle["text/html"] = self.frames_html(rows, still=still)
+        bundle["image/png"] = base64.b64encode(still).decode("ascii")
         bundle["text/plain"] = (f"Latent explorer: live sliders with a running kernel (JupyterLab). Static view: the "
                                 f"start item, then the code decoded along its {rows} most-spread dimensions, -3 to +3 sd.")
         return bundle

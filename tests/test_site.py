@@ -121,8 +121,8 @@ def test_every_page_loads_offline_with_typeset_math_and_its_figures(site, browse
 
 def _canvas_bytes(page):
     """The explorer's 28x28 canvas as a (28, 28) uint8 array (its red channel: the image is grey)."""
-    flat = page.evaluate("() => Array.from($('vx-image').getContext('2d').getImageData(0, 0, 28, 28).data)"
-                         .replace("$(", "document.getElementById("))
+    flat = page.evaluate("() => Array.from(document.getElementById('vx-image').getContext('2d')"
+                         ".getImageData(0, 0, 28, 28).data)")
     return np.array(flat, dtype=np.uint8).reshape(28, 28, 4)[..., 0]
 
 

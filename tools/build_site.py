@@ -196,7 +196,7 @@ def write_book(book: Path, static: Path) -> None:
                 cell.source = _rewrite_markdown(source, {f"{n}.ipynb" for n in NOTEBOOKS} | {"../explorer.md"},
                                                 repo + "/notebooks")
                 for att, files in cell.pop("attachments", {}).items():  # myst-nb shows no attachments: a file
-                    mime, data = next(iter(files.items()))
+                    data = files.get("image/png") or next(iter(files.values()))
                     (book / "notebooks" / f"{name}_{att}").write_bytes(base64.b64decode(data))
                     cell.source = cell.source.replace(f"attachment:{att}", f"{name}_{att}")
         nbformat.write(nb, book / "notebooks" / f"{name}.ipynb")
