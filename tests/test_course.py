@@ -45,12 +45,12 @@ def released(tmp_path_factory):
     return out
 
 
-def test_each_core_notebook_has_three_or_more_autograded_tasks_twelve_in_all():
+def test_each_core_notebook_has_two_or_more_autograded_tasks_twelve_in_all():
     total = 0
     for path in SERIES:
         cells = _cells(path)
         solutions = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and _nbgrader(c).get("solution")]
-        assert len(solutions) >= 3, path.name
+        assert len(solutions) >= 2, path.name
         for i in solutions:  # every task: its solution region, then a locked test cell worth points
             text = "".join(cells[i]["source"])
             assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, (path.name, i)
