@@ -175,6 +175,16 @@ def folder_layout(folder: str | os.PathLike) -> tuple[list[Path], list[int], tup
     return flat, [0] * len(flat), (folder.name,)
 
 
+def on_white(img):
+    """A PIL image as RGB, any transparency composited onto a white background."""
+    from PIL import Image
+
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    return img.convert("RGB")
+
+
 def square_resize(img, size: int, crop: int | None = None):
     """A PIL image centre-cropped to a square (side ``crop``, default its shorter side), resized to size x size."""
     from PIL import Image
@@ -188,7 +198,11 @@ def square_resize(img, size: int, crop: int | None = None):
 def load_folder(path: str | os.PathLike, split: str = "train", size: int = 64, channels: int | str = "auto") -> ImageSet:
     """Your own images: every image in ``path`` centre-cropped to a square and resized to size x size.
 
-    channels: 1 (grey), 3 (RGB) or "auto" (1 when every image is grey, else 3). An image whose
+    channels: 1 (grey), 3 (RGB) or "auto" (1 when every image is grey, else 3). An image with
+    transparency (RGBA, LA, or a palette with a transparent colour) is composited onto white, as
+    a page or a browser shows it (a transparent pixel is white, a half-transparent one half its
+    colour, half white), so a cut-out icon is a picture on a white ground, not on whatever colour its
+    invisible pixels store. An image whose
     shorter side is below size / 2 is refused, as is a file that cannot be read (the message names
     it). The split is a fixed random 10 % "test" (at least 1 image), the rest "train".
     """
@@ -211,7 +225,7 @@ def load_folder(path: str | os.PathLike, split: str = "train", size: int = 64, c
                     raise DataError(f"{p} is {img.size[0]}x{img.size[1]} pixels, too small to resize to "
                                     f"{size}x{size}: its shorter side must be at least {size // 2}. Remove it "
                                     f"or replace it with a larger image.")
-                arrays.append(np.asarray(square_resize(img.convert("RGB"), size)))
+                arrays.append(np.asarray(square_resize(on_white(img), size)))
         except (UnidentifiedImageError, OSError, ValueError) as err:
             raise DataError(f"{p} could not be read as an image ({type(err).__name__}: {err}). Remove it from "
                             f"the folder or replace it with a readable image.") from None

@@ -104,3 +104,20 @@ def test_fashion_mnist_through_the_same_loader(data_dir):
     assert test.images.shape == (100, 1, 28, 28) and test.image_shape == (1, 28, 28)
     assert test.class_names[0] == "T-shirt/top" and test.factors is None
     assert torch.equal(test.scaled().tensor(), test.scaled()[torch.arange(100)])
+
+
+def test_transparent_pixels_are_composited_onto_white(tmp_path):
+    """RGBA icons: a transparent pixel is white whatever colour it stores, a half-transparent red
+    is half red, half white, an opaque pixel keeps its colour."""
+    for i in range(4):
+        img = np.zeros((64, 64, 4), dtype=np.uint8)          # transparent black everywhere
+        img[:, :, 2] = 200                                     # ... storing blue that must not show
+        img[20:44, 20:44] = (255, 0, 0, 255)                   # an opaque red square
+        img[0:8, 0:8] = (255, 0, 0, 128)                       # a half-transparent red corner
+        _save(tmp_path / "icons" / f"{i}.png", img, mode="RGBA")
+    x = torch.cat([load_images(f"folder:{tmp_path / 'icons'}", s).images for s in ("train", "test")])
+    assert x.shape == (4, 3, 64, 64)
+    assert x[:, :, 50:, 50:].eq(255).all()                      # the transparent ground is white
+    assert x[:, :, 30, 30].tolist() == [[255, 0, 0]] * 4       # opaque red stays red
+    corner = x[:, :, 3, 3].float()                             # 255 * 0.5 + 255 * 0.5 = 255 red, 127 green and blue
+    assert corner[:, 0].eq(255).all() and (corner[:, 1:] - 127).abs().le(1).all()
