@@ -1,6 +1,7 @@
 """The shapes64 factor grid (helpers.shapes): count, factors, determinism, drawn references."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,47 @@ def test_loader_draws_a_seeded_subset_with_its_factors():
     x = a.scaled()
     assert len(x) == 50 and x[torch.tensor([0, 1])].shape == (2, 1, 64, 64) and x[3].shape == (1, 64, 64)
     assert set(x.tensor().unique().tolist()) == {-1.0, 1.0}
+
+
+def test_heldout_shapes_are_drawn_independently_within_their_stated_ranges():
+    """tools/heldout_shapes.py: Pillow's polygons, not helpers.shapes; binary, seeded, sizes and centres
+    as stated (a square of half side h covers about (2h)^2 pixels, an ellipse pi * h * 0.6 h)."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from heldout_shapes import ASPECT, draw_heldout
+
+    images, kinds = draw_heldout(400, seed=3)
+    assert images.shape == (400, 1, 64, 64) and images.dtype == torch.uint8
+    assert set(images.unique().tolist()) == {0, 255}
+    assert kinds.tolist() == [0, 1] * 200
+    assert torch.equal(images, draw_heldout(400, seed=3)[0]) and not torch.equal(images, draw_heldout(400, seed=4)[0])
+    area = (images > 0).flatten(1).sum(1).float()
+    side_sq, side_ell = (area[kinds == 0] / 4).sqrt(), (area[kinds == 1] / (math.pi * ASPECT)).sqrt()
+    for half in (side_sq, side_ell):  # the half size back from the area: 5 to 10 pixels, up to rasterisation
+        assert half.min() > 4.5 and half.max() < 11.0  # Pillow fills the outline pixels too
+    ys, xs = torch.meshgrid(torch.arange(64.0) + 0.5, torch.arange(64.0) + 0.5, indexing="ij")
+    on = (images[:, 0] > 0).float()
+    cx, cy = (on * xs).flatten(1).sum(1) / area, (on * ys).flatten(1).sum(1) / area
+    assert cx.min() > 15 and cx.max() < 49 and cy.min() > 15 and cy.max() < 49   # the middle half of the frame
+    with pytest.raises(ValueError, match="n=0 is not allowed"):
+        draw_heldout(0)
+
+
+def test_shipped_shapes64_model_keeps_shape_on_held_out_and_test_shapes():
+    """The floors of checkpoints/shapes64.pt: mean IoU >= 0.85 on 1,000 independently drawn squares and
+    ellipses, and >= 0.80 for each of the three shapes of the project's test split (1,500 images)."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from heldout_shapes import heldout_iou
+
+    from helpers.disentanglement import iou
+    from helpers.evaluation import reconstruct
+    from helpers.model import load_checkpoint
+
+    model = load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "shapes64.pt").eval()
+    assert heldout_iou(model, n=1000, seed=1)["all"] >= 0.85
+    test = load_images("shapes64", "test", n=1500, seed=2)
+    x = test.scaled().tensor()
+    scores = iou(reconstruct(model, x), x)
+    for k, name in enumerate(shapes.SHAPES):
+        assert float(scores[test.labels == k].mean()) >= 0.80, name
