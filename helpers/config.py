@@ -222,6 +222,8 @@ RULES = {
     "N_TEST": whole_number(2, 73_728),
     "BETAS": numbers(0.0),
     "MAIN_BETA": number(0.0),
+    "TRAIN_IMAGES": whole_number(1),
+    "MAIN_MODEL": one_of("auto", "trained"),
 }
 
 
@@ -234,8 +236,11 @@ def check_notebook_parameters(namespace: dict) -> None:
 MEMBER_OF = {"MAIN_BETA": "BETAS"}
 
 
-def check_parameters(**values) -> None:
+def check_parameters(*, auto: tuple = (), **values) -> None:
     """Check each ``NAME=value`` against its rule in :data:`RULES`; raise ParameterError on the first bad one.
+
+    ``auto``: names that may also be "auto" in this notebook (notebook 06's ``LATENT_DIM`` and
+    ``LIKELIHOOD``, which it picks from the data).
 
     >>> check_parameters(SEED=0, EPOCHS=20)
     >>> check_parameters(EPOCHS=0)
@@ -246,7 +251,14 @@ def check_parameters(**values) -> None:
     for name, value in values.items():
         if name not in RULES:
             raise KeyError(f"no rule for parameter {name!r}: add one to helpers.config.RULES")
-        RULES[name](name, value)
+        if name in auto and value == "auto":
+            continue
+        try:
+            RULES[name](name, value)
+        except ParameterError as err:
+            if name not in auto:
+                raise
+            raise ParameterError(f"{err.args[0][:-1]}, or 'auto'.") from None
     for name, of in MEMBER_OF.items():
         if name in values and of in values and values[name] not in values[of]:
             raise ParameterError(f"{name}={values[name]!r} is not allowed: {name} must be one of "

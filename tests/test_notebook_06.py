@@ -17,21 +17,25 @@ def test_06_on_shapes64(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     monkeypatch.setenv("VAE_LAB_RUNS_DIR", str(runs))
     nb, text, images = run_notebook("06_higher_resolution", tmp_path, N_TRAIN=400, N_TEST=300, BETAS=[1, 4],
-                                    MAIN_BETA=4, BATCH_SIZE=50)
+                                    MAIN_BETA=4, BATCH_SIZE=50, TRAIN_IMAGES=800)
     assert "shapes64: 400 training and 300 test images of shape (C, H, W) = (1, 64, 64)" in text
     assert "classes: square, ellipse, heart; factors known: yes" in text
     assert "pixels: binary (0 or 255)" in text
+    assert "likelihood: bernoulli (black-and-white pixels); latent_dim: 10" in text
+    assert "budget: 2 epochs of 400 images = 800 images per model" in text   # TRAIN_IMAGES / training images
     assert "image (1, 64, 64): convolutions (8, 16, 32, 64), features 64 x 4 x 4, 619,973 parameters" in text
     assert "2 models trained in" in text
     model = load_checkpoint(runs / "shapes64.pt")
     assert model.image_shape == (1, 64, 64) and model.latent_dim == 10 and model.config["beta"] == 4
-    assert 0.0 <= number(r"mean IoU on 300 held-out images: ([\d.]+)", text) <= 1.0
+    # the figures are the shipped model's (MAIN_MODEL "auto" on shapes64), the sweep joins it in the table
+    assert "figures below: the shipped shapes64.pt" in text
+    assert number(r"mean IoU on 300 held-out images: ([\d.]+)", text) > 0.5
     assert text.count("mean IoU by scale 0.5 ... 1:") == 1
     # the MIG table: a ceiling row and one row per beta, each MIG in [0, 1]
     ceiling = number(r"true factors \(ceiling\)\s+([\d.]+)", text)
     assert 0.5 < ceiling < 1.0
-    for beta in (1, 4):
-        mig = number(rf"beta = {beta}\s+[\d.]+\s+[\d.]+\s+\d+\s+[\d.]+\s+([\d.]+)", text)
+    for row in ("beta = 1", "beta = 4", "shipped shapes64.pt"):
+        mig = number(rf"{row}\s+[\d.]+\s+[\d.]+\s+\d+\s+[\d.]+\s+([\d.]+)", text)
         assert 0.0 <= mig < ceiling
     assert "highest MIG: beta = " in text
     for name in ("shape", "scale", "orientation", "x", "y"):
@@ -57,19 +61,31 @@ def test_06_on_your_own_images(tmp_path, monkeypatch):
     folder = _colour_folder(tmp_path / "my images")
     nb, text, _ = run_notebook("06_higher_resolution", tmp_path, DATASET=f"folder:{folder}", BETAS=[1],
                                MAIN_BETA=1, BATCH_SIZE=8)
+    # the budget rule: a small folder trains for as many images as shapes64 does (smoke: 1,024), not one epoch
+    assert "pixels: colour (RGB)" in text
+    assert "likelihood: gaussian (pixels are not black and white); latent_dim: 32" in text
+    assert "budget: 47 epochs of 22 images = 1,034 images per model" in text
+    rmse = number(r"root mean square ([\d.]+) on the \[0, 1\] scale", text)
+    baseline = number(r"the mean training image as every reconstruction: ([\d.]+)", text)
+    assert 0.0 < rmse < baseline
     assert f"folder:{folder}: 22 training and 2 test images of shape (C, H, W) = (3, 64, 64)" in text
     assert "classes: blue, red; factors known: no" in text
     assert "image (3, 64, 64): convolutions (8, 16, 32, 64)" in text
     assert "no recorded factors" in text and "No known factors for this data set: MIG needs them" in text
     model = load_checkpoint(runs / "images.pt")
     assert model.image_shape == (3, 64, 64)
-    assert model.decode(torch.zeros(1, 10)).shape == (1, 3, 64, 64)
+    assert model.latent_dim == 32 and model.likelihood == "gaussian"
+    assert model.decode(torch.zeros(1, 32)).shape == (1, 3, 64, 64)
     widgets = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widgets) == 1  # the explorer, in colour
 
 
 def test_06_parameters_are_checked_in_one_call():
+    with pytest.raises(ParameterError, match=r"LATENT_DIM='big' is not allowed: .* or 'auto'"):
+        check_parameters(LATENT_DIM="big", auto=("LATENT_DIM",))
+    with pytest.raises(ParameterError, match="TRAIN_IMAGES=0 is not allowed"):
+        check_parameters(TRAIN_IMAGES=0)
     with pytest.raises(ParameterError, match=r"MAIN_BETA=2 is not allowed: MAIN_BETA must be one of BETAS = \(1, 4, 16\)"):
         check_parameters(BETAS=(1, 4, 16), MAIN_BETA=2)
     with pytest.raises(ParameterError, match="DATASET='folder:' is not allowed"):
