@@ -14,7 +14,7 @@
    through notebook 02's own fit (helpers.train.train_vae), then the per-class mixture sampler.
 5. checkpoints/shapes64.pt: notebook 06's model (helpers.image_vae.ImageVAE, latent 10, dense 256,
    Bernoulli decoder) trained longer than 06's sweep: SHAPES64_RECIPE (30,000 shapes64 training
-   images, 20 epochs = 600,000 images, batch 64, Adam 1e-3, beta 1, float32, seed 0; about 15 minutes
+   images, 20 epochs = 600,000 images, batch 64, Adam 1e-3, beta 1, float32, seed 0; about 6 minutes
    on a 2-core CPU), the figures of notebook 06 and tools/heldout_shapes.py. ``--seed 1`` makes the
    same run with another seed into outputs/make_checkpoints/ (the second seed of the README's MIG).
 The executed notebooks and the training checkpoints are kept in outputs/make_checkpoints/ as the
