@@ -27,7 +27,10 @@ def test_notebook_is_a_lesson(name):
         if re.match(r"^[A-Z_]+\s*=", line):
             assert "#" in line, f"{name}: parameter without a comment: {line}"
     markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    assert any("## Exercises" in s and "Hint" in s for s in markdown), f"{name}: no exercises with hints"
+    start = next((i for i, s in enumerate(markdown) if "## Exercises" in s), None)
+    assert start is not None, f"{name}: no exercises section"
+    exercises = sum(len(re.findall(r"\*\*Exercise \d|^\d+\. \*\*", s, re.M)) for s in markdown[start:])
+    assert exercises >= 3, f"{name}: {exercises} exercises after '## Exercises'"
     assert any(s.lstrip().startswith("## References") for s in markdown), f"{name}: no references cell"
     code = [c for c in nb.cells if c.cell_type == "code"]
     # nbval compares the outputs of cells tagged nbval-check-output; no test markers in the source
