@@ -47,7 +47,7 @@ class ConvVAE(nn.Module):
 
     def forward(self, x):
         mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar)                                    # one sample of q(z|x) per image
+        z = reparameterize(mu, logvar)                     # one sample of q(z|x) per image (Task 1, section 4)
         return self.decode(z), mu, logvar
 
 
