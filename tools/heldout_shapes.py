@@ -51,34 +51,40 @@ def draw_heldout(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(out), torch.from_numpy(kinds).long()
 
 
-def heldout_iou(model, n: int = 2000, seed: int = 0) -> dict:
-    """Mean IoU of ``model``'s reconstructions of :func:`draw_heldout` shapes: {"all", "square", "ellipse"}."""
+def _iou_by(model, x: torch.Tensor, kinds: torch.Tensor, names) -> dict:
+    """Mean IoU of model's reconstructions of x (N, 1, 64, 64) in [-1, 1]: {"all", one per name (kind id = index)}."""
     from helpers.disentanglement import iou
     from helpers.evaluation import reconstruct
 
-    images, kinds = draw_heldout(n, seed)
-    x = images.float() / 127.5 - 1
     scores = iou(reconstruct(model, x), x)
-    return {"all": float(scores.mean()),
-            **{name: float(scores[kinds == k].mean()) for k, name in enumerate(HELD_OUT_SHAPES)}}
+    return {"all": float(scores.mean()), **{name: float(scores[kinds == k].mean()) for k, name in enumerate(names)}}
+
+
+def heldout_iou(model, n: int = 2000, seed: int = 0) -> dict:
+    """Mean IoU of ``model``'s reconstructions of :func:`draw_heldout` shapes: {"all", "square", "ellipse"}."""
+    images, kinds = draw_heldout(n, seed)
+    return _iou_by(model, images.float() / 127.5 - 1, kinds, HELD_OUT_SHAPES)
+
+
+def project_test_iou(model, n: int = 10_000, seed: int = 0) -> dict:
+    """Mean IoU on ``n`` images of the project's shapes64 test split: {"all", "square", "ellipse", "heart"}."""
+    from helpers import shapes
+    from helpers.images import load_images
+
+    test = load_images("shapes64", "test", n=n, seed=seed)
+    return _iou_by(model, test.scaled().tensor(), test.labels, shapes.SHAPES)
+
+
+def fmt_iou(result: dict) -> str:
+    return f"IoU {result['all']:.3f} (" + ", ".join(f"{k} {v:.3f}" for k, v in result.items() if k != "all") + ")"
 
 
 def main(path: Path) -> None:
-    from helpers import shapes
-    from helpers.disentanglement import iou
-    from helpers.evaluation import reconstruct
-    from helpers.images import load_images
     from helpers.model import load_checkpoint
 
     model = load_checkpoint(path).eval()
-    held = heldout_iou(model)
-    print(f"{path.name}: held-out shapes (independent drawing, 2,000): IoU {held['all']:.3f} "
-          f"(square {held['square']:.3f}, ellipse {held['ellipse']:.3f})")
-    test = load_images("shapes64", "test", n=10_000, seed=0)
-    x = test.scaled().tensor()
-    scores = iou(reconstruct(model, x), x)
-    per = ", ".join(f"{name} {float(scores[test.labels == k].mean()):.3f}" for k, name in enumerate(shapes.SHAPES))
-    print(f"{path.name}: the project's test split (10,000): IoU {float(scores.mean()):.3f} ({per})")
+    print(f"{path.name}: held-out shapes (independent drawing, 2,000): {fmt_iou(heldout_iou(model))}")
+    print(f"{path.name}: the project's test split (10,000): {fmt_iou(project_test_iou(model))}")
 
 
 if __name__ == "__main__":
