@@ -4,6 +4,7 @@ Modules, in the one direction data flows (a module never imports one to its righ
 
     config -> data -> shapes -> images -> vae -> image_vae -> cvae -> sampler -> checkpoint -> model -> classifier
            -> train -> latent -> metrics -> disentanglement -> evaluation -> plots -> widgets
+    grading (the references notebook 02's test cells check a task against; imports no other module)
 
 - ``config``    : project paths, default checkpoints by name, the smoke-mode switch, the one table of
                   parameter rules (``check_parameters``)
@@ -37,4 +38,6 @@ Modules, in the one direction data flows (a module never imports one to its righ
                   quality (Frechet distance, class match)
 - ``plots``     : image grids, class-coloured scatter, loss curves, confusion heatmaps
 - ``widgets``   : the live latent explorer (ipywidgets)
+- ``grading``   : reference KL and Gaussian likelihood and a stand-in model, so that the test of one of
+                  notebook 02's tasks does not depend on another
 """

@@ -97,7 +97,7 @@ def train_epoch(model, optimizer, scheduler, x, batches, beta=1.0, precision="fp
     for idx in batches:
         with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):  # this step only
             terms = loss(model, x[idx].to(device), beta)   # forward: encode, reparameterize, decode, loss
-        optimizer.zero_grad()
+        optimizer.zero_grad()                             # clear the last batch's gradients
         terms["loss"].backward()                          # backward: the gradient of every weight
         optimizer.step()                                  # update: one Adam step
         scheduler.step()

@@ -80,7 +80,7 @@ def test_release_has_student_notebooks_stubbed_package_and_checkpoints(released)
     module = (released / "helpers" / "vae.py").read_text()
     export = course._export_lesson()
     assert module == export.exported_source(released / "notebooks" / "02_train_vae.ipynb")
-    assert module.count("raise NotImplementedError()") == 5  # reparameterize, KL, Gaussian NLL, vae_loss, train_epoch
+    assert module.count("raise NotImplementedError()") == 4  # reparameterize, KL, Gaussian NLL, vae_loss
     assert (released / "notebooks" / "helpers").resolve() == (released / "helpers").resolve()
     assert sorted(p.name for p in (released / "checkpoints").iterdir()) == ["vae.pt", "vae2d.pt"]
     for name in ("README.md", "requirements.txt", "pyproject.toml", "scripts/setup.sh", "results/study.csv"):
@@ -196,8 +196,7 @@ def test_grading_is_fair_and_says_per_task_what_was_expected(released, tmp_path)
     wrong, tampered = rows[5], rows[6]
     assert wrong["restored"] == ["test_reparameterize"]
     assert {k: t["score"] for k, t in wrong["tasks"].items()} == {"test_reparameterize": 0.0, "test_kl_divergence": 2.0,
-                                                                   "test_gaussian_nll": 2.0, "test_vae_loss": 2.0,
-                                                                   "test_train_epoch": 2.0}
+                                                                   "test_gaussian_nll": 2.0, "test_vae_loss": 2.0}
     assert "sigma = exp(logvar / 2) = (2, 0.5): got" in wrong["tasks"]["test_reparameterize"]["error"]
     assert tampered["restored"] == ["test_closest_pair"]
     assert {k: t["score"] for k, t in tampered["tasks"].items()} == {"test_ink_share": 2.0, "test_closest_pair": 1.0,

@@ -231,3 +231,37 @@ def test_resume_refuses_a_checkpoint_trained_with_other_settings_and_keeps_it(sm
     _run(small, epochs=1, checkpoint=tmp_path / "p.pt")
     with pytest.raises(ParameterError, match="schedule='constant' there, schedule='one-cycle' now"):
         _run(small, epochs=1, checkpoint=tmp_path / "p.pt", resume=True, **FAST)
+
+
+def test_each_step_of_the_lessons_epoch_uses_its_own_batchs_gradient_only(small):
+    """train_epoch (notebook 02's step, given code since it stopped being a task): one epoch of SGD
+    equals a step on each batch's own gradient in turn (old gradients cleared), and every weight moves."""
+    from helpers.vae import ConvVAE, train_epoch
+
+    def plain_loss(model, x, beta=1.0):  # deterministic: the decoded posterior mean, no sampling
+        mu, logvar = model.encode(x)
+        recon = (model.decode(mu) - x).pow(2).flatten(1).sum(1).mean()
+        kl = mu.pow(2).sum(1).mean()
+        return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+
+    xs = small[0][:96]
+    batches = torch.randperm(96, generator=torch.Generator().manual_seed(2)).split(32)
+    torch.manual_seed(1)
+    net_a = ConvVAE(latent_dim=2, hidden=16)
+    net_b = ConvVAE(latent_dim=2, hidden=16)
+    net_b.load_state_dict(net_a.state_dict())
+    start = [p.detach().clone() for p in net_a.parameters()]
+    sgd = torch.optim.SGD(net_a.parameters(), lr=0.01)
+    constant = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 1.0)
+    terms = train_epoch(net_a, sgd, constant, xs, batches, loss=plain_loss)
+    assert set(terms) == {"loss", "recon", "kl"}
+    for idx in batches:
+        grads = torch.autograd.grad(plain_loss(net_b, xs[idx])["loss"], list(net_b.parameters()), allow_unused=True)
+        with torch.no_grad():
+            for weight, grad in zip(net_b.parameters(), grads):
+                if grad is not None:  # log sigma is not in this loss
+                    weight -= 0.01 * grad
+    apart = max((wa - wb).detach().abs().max().item() for wa, wb in zip(net_a.parameters(), net_b.parameters()))
+    assert apart < 1e-5, apart
+    moved = [not torch.equal(s, p.detach()) for (name, p), s in zip(net_a.named_parameters(), start) if name != "log_sigma"]
+    assert all(moved), moved
