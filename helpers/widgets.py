@@ -18,6 +18,7 @@ import base64
 import hashlib
 import io
 import json
+import operator
 from contextlib import contextmanager
 
 import ipywidgets as w
@@ -134,7 +135,8 @@ class LatentExplorer:
     conditional model's "decode as" class dropdown is enabled. codes: the test set's EncodedSet;
     images: the matching test images (N, C, H, W) in [-1, 1] (grey or colour, 28 to 64 pixels);
     class_names: one name per label in ``codes`` (Fashion-MNIST's ten by default); scale: screen
-    pixels per image pixel (default: about 224 px on screen).
+    pixels per image pixel (default: about 224 px on screen); start, item_b: the test indices of the
+    item it starts from and of item B (default: Fashion-MNIST's first T-shirt/top and first Ankle boot).
 
     Axis sliders span +-3 standard deviations of the test codes along their direction. With
     more latent dimensions than ``max_sliders``, the dimensions that vary most are shown; the
@@ -149,7 +151,8 @@ class LatentExplorer:
     """
 
     def __init__(self, model, codes: EncodedSet, images: torch.Tensor, scale: int | None = None,
-                 max_sliders: int = 16, class_names=CLASS_NAMES):
+                 max_sliders: int = 16, class_names=CLASS_NAMES, start: int | None = None,
+                 item_b: int | None = None):
         self.model, self.codes, self.images = model.eval(), codes, images
         self.scale = display_scale(images.shape[-1]) if scale is None else scale
         self.class_names, self.num_classes = tuple(class_names), len(class_names)
@@ -175,8 +178,12 @@ class LatentExplorer:
         self._wire_controls()
         self.widget = self._layout()
         self._configure_axes()
+        for index, class_dd, kth, name in ((start, self.class_dd, self.kth, "start"),
+                                          (item_b, self.b_class, self.b_kth, "item_b")):
+            if index is not None:
+                self._select(class_dd, kth, index, name)
         self._pick_b()
-        self.start_from_item(class_item(codes.labels, self.class_dd.value, 0))
+        self.start_from_item(class_item(codes.labels, self.class_dd.value, self.kth.value))
 
     # -- controls ---------------------------------------------------------------------------
     def _build_controls(self):
@@ -268,6 +275,23 @@ class LatentExplorer:
         with self._holding():  # clamping k to the new class's size must not act a second time
             kth.max = self.class_sizes[class_dd.value] - 1
         return class_item(self.codes.labels, class_dd.value, kth.value)
+
+    def _select(self, class_dd, kth, index, name: str):
+        """Set a (class, k-th) pair of controls to test item ``index`` (the constructor's start / item_b)."""
+        given = index
+        n = len(self.codes.labels)
+        try:
+            index = operator.index(index) if not isinstance(index, bool) else None
+        except TypeError:
+            index = None
+        if index is None or not 0 <= index < n:
+            raise ParameterError(f"{name}={given!r} is not allowed: give a test item's index, a whole number in "
+                                 f"0..{n - 1} (e.g. find_item(test.labels, \"Sneaker:0\")).")
+        cls = int(self.codes.labels[index])
+        with self._holding():
+            class_dd.value = cls
+            kth.max = self.class_sizes[cls] - 1
+            kth.value = int((self.codes.labels[:index] == cls).sum())
 
     def _pick_b(self):
         self.index_b = self._chosen_item(self.b_class, self.b_kth)

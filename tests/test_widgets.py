@@ -286,3 +286,17 @@ def test_the_kernel_free_frames_are_the_models_decodes_and_a_range_slider_swaps_
         page.select_option(".vx-dim", "2")
         assert source().endswith(frames[2][24]) and errors == []
         browser.close()
+
+
+def test_the_explorer_starts_from_the_items_it_is_given_and_names_a_bad_one():
+    default = _explorer()
+    ex = LatentExplorer(default.model, default.codes, default.images, start=27, item_b=12)
+    assert ex._start_index == 27 and torch.equal(ex.start, default.codes.mu[27].float())
+    assert (ex.class_dd.value, ex.kth.value) == (7, 2)   # item 27 is the third of class 7 (labels: index % 10)
+    assert ex.index_b == 12 and torch.equal(ex.z_b, default.codes.mu[12])
+    assert ex.original.value == to_png(default.images[27], ex.scale)
+    ex.set_interpolation(1.0)
+    assert torch.allclose(ex.current_code(), default.codes.mu[12], atol=1e-5)
+    for bad in (40, -1, 2.5, "Sneaker"):
+        with pytest.raises(ParameterError, match=f"start={bad!r} is not allowed"):
+            LatentExplorer(default.model, default.codes, default.images, start=bad)
