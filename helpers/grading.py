@@ -6,10 +6,13 @@ model whose outputs are fixed and known.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-__all__ = ["FixedOutputs", "reference_gaussian_nll", "reference_kl", "with_reference_terms"]
+__all__ = ["FixedOutputs", "vae_loss_checks", "reference_gaussian_nll", "reference_kl", "stand_in_batch",
+           "with_reference_terms"]
 
 
 def reference_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -53,3 +56,37 @@ def with_reference_terms(loss_fn, *args, **kwargs):
                 namespace.pop(name, None)
             else:
                 namespace[name] = value
+
+
+def stand_in_batch():
+    """The batch the test of ``vae_loss`` uses: images x (4, 1, 28, 28), image i a flat grey level from
+    -0.9 to 0.9, and a model whose forward pass returns x_hat = 0, mu = i in all 3 dims of image i
+    (KL 1.5 i^2 = 0, 1.5, 6, 13.5: 5.25 on average) and logvar = 0, with log sigma = -1.
+    Returns (model, x, per_image): per_image (4,) the reference reconstruction term, nats."""
+    x = torch.linspace(-0.9, 0.9, 4)[:, None, None, None].expand(4, 1, 28, 28).contiguous()
+    mu = torch.arange(4.0)[:, None].expand(4, 3).contiguous()
+    model = FixedOutputs(torch.zeros(4, 1, 28, 28), mu, torch.zeros(4, 3))
+    per_image = reference_gaussian_nll(torch.zeros(4, 1, 28, 28), x, model.log_sigma).detach()
+    return model, x, per_image
+
+
+def vae_loss_checks(loss_fn, beta: float = 2.0) -> dict:
+    """The visible checks of notebook 02's Task 4: ``loss_fn`` (the student's ``vae_loss``) on the
+    stand-in batch, with the reference KL and likelihood. Raises AssertionError with what was
+    expected and what came back; returns the terms (scalar tensors) when every check passes."""
+    model, x, per_image = stand_in_batch()
+    terms = with_reference_terms(loss_fn, model, x, beta=beta)
+    assert isinstance(terms, dict) and set(terms) == {"loss", "recon", "kl"}, \
+        f"return a dict with the keys loss, recon and kl, not {sorted(terms) if isinstance(terms, dict) else type(terms).__name__}"
+    kinds = {k: tuple(v.shape) if torch.is_tensor(v) else type(v).__name__ for k, v in terms.items()}
+    assert all(torch.is_tensor(v) and v.shape == () for v in terms.values()), \
+        f"each term must be a scalar tensor, shape (): got {kinds}"
+    got = {k: v.item() for k, v in terms.items()}
+    recon = per_image.mean().item()
+    assert math.isclose(got["kl"], 5.25, rel_tol=1e-5), \
+        f"KL in nats per image (summed over dims, mean over images) is 5.25, got {got['kl']:.4g}"
+    assert math.isclose(got["recon"], recon, rel_tol=1e-5), \
+        f"recon in nats per image (summed over pixels, mean over images) is {recon:.2f}, got {got['recon']:.4g}"
+    assert math.isclose(got["loss"], recon + beta * 5.25, rel_tol=1e-5), \
+        f"loss = recon + beta * KL = {recon:.2f} + {beta:g} * 5.25 = {recon + beta * 5.25:.2f}, got {got['loss']:.2f}"
+    return terms

@@ -44,3 +44,27 @@ def test_the_students_functions_come_back_when_the_loss_raises_and_missing_names
     with pytest.raises(NotImplementedError):
         grading.with_reference_terms(namespace["broken"], None, None)
     assert "kl_divergence" not in namespace and "gaussian_nll" not in namespace
+
+
+def test_vae_loss_checks_passes_the_lesson_loss_and_names_the_reduction_mistakes():
+    from helpers.vae import vae_loss
+
+    terms = grading.vae_loss_checks(vae_loss, beta=2.0)
+    assert torch.isclose(terms["kl"], torch.tensor(5.25)) and terms["loss"].requires_grad
+    summed = _students_namespace(grading.reference_kl, grading.reference_gaussian_nll)
+    exec("def vae_loss(model, x, beta=1.0):\n"
+         "    x_hat, mu, logvar = model(x)\n"
+         "    recon = gaussian_nll(x_hat, x, model.log_sigma).sum()\n"
+         "    kl = kl_divergence(mu, logvar).sum()\n"
+         "    return {'loss': recon + beta * kl, 'recon': recon, 'kl': kl}\n", summed)
+    with pytest.raises(AssertionError, match="is 5.25, got 21"):
+        grading.vae_loss_checks(summed["vae_loss"])
+    per_pixel = _students_namespace(grading.reference_kl, grading.reference_gaussian_nll)
+    exec("def vae_loss(model, x, beta=1.0):\n"
+         "    x_hat, mu, logvar = model(x)\n"
+         "    recon = gaussian_nll(x_hat, x, model.log_sigma).mean() / 784\n"
+         "    kl = kl_divergence(mu, logvar).mean()\n"
+         "    return {'loss': recon + beta * kl, 'recon': recon, 'kl': kl}\n", per_pixel)
+    model, x, per_image = grading.stand_in_batch()
+    with pytest.raises(AssertionError, match=f"recon in nats per image .* is {per_image.mean().item():.2f}, got"):
+        grading.vae_loss_checks(per_pixel["vae_loss"])

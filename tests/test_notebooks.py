@@ -72,3 +72,15 @@ def test_core_notebook_reads_within_its_word_budget(name, budget):
     nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
     words = sum(len(re.findall(r"\w+", c.source)) for c in nb.cells if c.cell_type == "markdown")
     assert words <= budget, f"{name}: {words} words of markdown, budget {budget}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_outputs_show_no_warning_or_error(name):
+    """What a reader sees under each cell is the lesson's own output: no warning, traceback or
+    other stderr text (nbgrader would also score a test cell that writes to stderr 0)."""
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"{name} cell {i}: {out.get('ename')}"
+            if out.output_type == "stream" and out.name == "stderr":
+                pytest.fail(f"{name} cell {i} writes to stderr: {out.text[:300]}")
