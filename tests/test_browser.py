@@ -147,6 +147,8 @@ def test_explorer_slider_drag_changes_the_image_in_jupyterlab(lab):
             live.scroll_into_view_if_needed()
             before_src, before_png = live.get_attribute("src"), live.screenshot()
             map_before = images.nth(2).screenshot()
+            explorer = page.locator(".jp-OutputArea-output .widget-vbox").first
+            explorer.screenshot(path=str(ARTIFACTS / "explorer.png"))  # as a learner first sees it
             handle = sliders.first
             box = handle.bounding_box()
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -159,8 +161,6 @@ def test_explorer_slider_drag_changes_the_image_in_jupyterlab(lab):
             page.wait_for_timeout(1000)
             after_src, after_png = live.get_attribute("src"), live.screenshot()
             map_after = images.nth(2).screenshot()
-            explorer = page.locator(".jp-OutputArea-output .widget-vbox").first
-            explorer.screenshot(path=str(ARTIFACTS / "explorer.png"))
             body = page.inner_text("body")
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
