@@ -81,6 +81,8 @@ def vae_loss_checks(loss_fn, beta: float = 2.0) -> dict:
     kinds = {k: tuple(v.shape) if torch.is_tensor(v) else type(v).__name__ for k, v in terms.items()}
     assert all(torch.is_tensor(v) and v.shape == () for v in terms.values()), \
         f"each term must be a scalar tensor, shape (): got {kinds}"
+    assert terms["loss"].requires_grad, \
+        "the loss must carry the gradient back to the model: no .item(), torch.tensor(...), torch.no_grad() or .detach()"
     got = {k: v.item() for k, v in terms.items()}
     recon = per_image.mean().item()
     assert math.isclose(got["kl"], 5.25, rel_tol=1e-5), \

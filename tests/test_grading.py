@@ -68,3 +68,16 @@ def test_vae_loss_checks_passes_the_lesson_loss_and_names_the_reduction_mistakes
     model, x, per_image = grading.stand_in_batch()
     with pytest.raises(AssertionError, match=f"recon in nats per image .* is {per_image.mean().item():.2f}, got"):
         grading.vae_loss_checks(per_pixel["vae_loss"])
+
+
+def test_vae_loss_checks_refuse_a_loss_without_its_gradient():
+    detached = _students_namespace(grading.reference_kl, grading.reference_gaussian_nll)
+    exec("def vae_loss(model, x, beta=1.0):\n"
+         "    x_hat, mu, logvar = model(x)\n"
+         "    recon = gaussian_nll(x_hat, x, model.log_sigma).mean()\n"
+         "    kl = kl_divergence(mu, logvar).mean()\n"
+         "    loss = torch.tensor((recon + beta * kl).item())\n"
+         "    return {'loss': loss, 'recon': recon, 'kl': kl}\n", detached)
+    detached["torch"] = torch
+    with pytest.raises(AssertionError, match="must carry the gradient"):
+        grading.vae_loss_checks(detached["vae_loss"])
