@@ -68,22 +68,37 @@ def class_scatter(coords, labels, title: str, xlabel: str, ylabel: str, point_si
     return fig
 
 
-def loss_curves(history: dict):
-    """Train and test curves of the total loss, reconstruction and KL terms (nats per image) by epoch."""
+def loss_curves(history: dict, zoom_from: int = 1, title: str = ""):
+    """Train and test curves of the total loss, reconstruction and KL terms (nats per image) by epoch.
+
+    zoom_from: the first epoch (1-based) whose figures set the y-axes of the loss and reconstruction
+    panels, so that the first epochs' large values do not flatten the rest; 1 shows every epoch whole.
+    The KL panel always shows every epoch."""
+    n = len(history["train_loss"])
+    if not isinstance(zoom_from, int) or not 1 <= zoom_from:
+        raise ValueError(f"zoom_from={zoom_from!r}: give the first epoch to frame, a whole number from 1")
+    start = min(zoom_from, n) - 1
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    epochs = np.arange(1, n + 1)
     for ax, key, name in zip(axes, ("loss", "recon", "kl"),
                              ("total loss (recon + beta * KL)", "reconstruction (-log p(x|z))",
                               "KL(q(z|x) || p(z))")):
         ax.plot(epochs, history[f"train_{key}"], "o-", label="train")
         if history.get(f"test_{key}"):
             ax.plot(epochs, history[f"test_{key}"], "s--", label="test")
+        if start > 0 and key != "kl":
+            later = history[f"train_{key}"][start:] + (history.get(f"test_{key}") or [])[start:]
+            pad = 0.05 * (max(later) - min(later) + 1e-9)
+            ax.set_ylim(min(later) - pad, max(later) + pad)
+            name += f"\n(y-axis from epoch {start + 1})"
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.set_ylabel("nats per image")
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
+    if title:
+        fig.suptitle(title, y=1.03)
     return fig
 
 

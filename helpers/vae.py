@@ -55,6 +55,7 @@ def reparameterize(mu, logvar):
     """z = mu + sigma * eps, eps ~ N(0, I): a sample of q(z|x) that gradients flow through.
 
     mu, logvar: (N, latent_dim) -> z: (N, latent_dim)."""
+    # sigma from the log-variance; eps: standard normal noise, a new draw for every entry
     sigma = torch.exp(0.5 * logvar)  # logvar = log sigma^2, so sigma = exp(logvar / 2)
     eps = torch.randn_like(mu)
     return mu + sigma * eps
@@ -70,7 +71,8 @@ LOG_SIGMA_MIN = math.log(0.01)  # a floor for log sigma: sigma >= 0.01 on the [-
 
 def gaussian_nll(x_hat, x, log_sigma):
     """-log N(x; x_hat, sigma^2 I) per image, summed over the pixels: x_hat, x (N, 1, 28, 28) -> (N,) nats."""
-    log_sigma = log_sigma.clamp_min(LOG_SIGMA_MIN)
+    log_sigma = log_sigma.clamp_min(LOG_SIGMA_MIN)  # sigma >= 0.01, done for you
+    # the bracket of the formula for every pixel, then each image's sum over its pixels
     per_pixel = 0.5 * (x - x_hat).pow(2) / torch.exp(2 * log_sigma) + log_sigma + 0.5 * math.log(2 * math.pi)
     return per_pixel.flatten(1).sum(dim=1)
 
@@ -80,6 +82,7 @@ def vae_loss(model, x, beta=1.0):
 
     Returns {"loss", "recon", "kl"}: scalar tensors in nats per image."""
     x_hat, mu, logvar = (t.float() for t in model(x))  # the loss in float32, even after a bfloat16 network
+    # each term per image (Tasks 3 and 2; the model's log sigma is model.log_sigma), then the batch mean
     recon = gaussian_nll(x_hat, x, model.log_sigma).mean()  # summed over pixels, averaged over images
     kl = kl_divergence(mu, logvar).mean()                   # summed over latent dims, averaged over images
     loss = recon + beta * kl
