@@ -350,18 +350,31 @@ class LatentExplorer:
 
     @torch.no_grad()
     def snapshot_png(self, rows: int = 4, steps: int = 7) -> bytes:
-        """A still picture of what the sliders do (PNG bytes): the start item (black for a random
-        start), then one row per axis of the ``rows`` most-spread latent dimensions, the code on
-        screen decoded with that dimension moved from -3 to +3 standard deviations (of the test
-        codes) in ``steps`` steps."""
+        """A still picture of what the sliders do (PNG bytes, 3 screen pixels per image pixel): the start
+        item (black for a random start), then one row per axis of the ``rows`` most-spread latent
+        dimensions, the code on screen decoded with that dimension moved from -3 to +3 standard
+        deviations (of the test codes) in ``steps`` steps. A 14-pixel strip on top labels the columns
+        (start, -3 sd, 0, +3 sd); each row's dimension (z[i]) is written in the white band."""
         dims, decoded = self._traversal(rows, steps)
         c, h, wd = decoded.shape[1:]
         tiles = decoded.reshape(len(dims), steps, c, h, wd).permute(2, 0, 3, 1, 4).reshape(c, len(dims) * h, steps * wd)
         column = torch.full((c, len(dims) * h, wd), -1.0)                        # black below the start item
         if self._start_index is not None:
             column[:, :h] = self.images[self._start_index].float().cpu()
-        gap = torch.ones(c, len(dims) * h, wd // 2)                              # a white band
-        return to_png(torch.cat([column, gap, tiles], 2), scale=3)
+        gap = torch.ones(c, len(dims) * h, wd // 2)                              # a white band for the row labels
+        body = PILImage.open(io.BytesIO(to_png(torch.cat([column, gap, tiles], 2), scale=3)))
+        head, s = 14, 3                                                          # a white strip for the column labels
+        img = PILImage.new(body.mode, (body.width, body.height + head), 255 if body.mode == "L" else (255, 255, 255))
+        img.paste(body, (0, head))
+        draw, ink = ImageDraw.Draw(img), 0 if body.mode == "L" else (0, 0, 0)
+        if self._start_index is not None:
+            draw.text((2, 2), "start", fill=ink)
+        left = (wd + wd // 2) * s
+        for k, label in ((0, "-3 sd"), (steps // 2, "0"), (steps - 1, "+3 sd")):
+            draw.text((left + k * wd * s + (wd * s - draw.textlength(label)) // 2, 2), label, fill=ink)
+        for r, d in enumerate(dims.tolist()):
+            draw.text((wd * s + 3, head + r * h * s + h * s // 2 - 5), f"z[{d}]", fill=ink)
+        return _png(img)
 
     @torch.no_grad()
     def _traversal(self, rows: int, steps: int):

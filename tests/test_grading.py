@@ -1,4 +1,4 @@
-"""helpers.grading: the references notebook 02's test of vae_loss (Task 4) runs the student's function with."""
+"""helpers.grading: the visible checks of notebook 02's tasks, and the references its test of vae_loss (Task 4) runs the student's function with."""
 import math
 
 import pytest
@@ -67,6 +67,15 @@ def test_vae_loss_checks_passes_the_lesson_loss_and_names_the_reduction_mistakes
     model, x, per_image = grading.stand_in_batch()
     with pytest.raises(AssertionError, match=f"recon in nats per image .* is {per_image.mean().item():.2f}, got"):
         grading.vae_loss_checks(per_pixel["vae_loss"])
+    unit_sigma = _students_namespace(grading.reference_kl, grading.reference_gaussian_nll)
+    exec("def vae_loss(model, x, beta=1.0):\n"       # sigma = 1 in place of the model's own (a reader's slip)
+         "    x_hat, mu, logvar = model(x)\n"
+         "    recon = gaussian_nll(x_hat, x, torch.tensor(0.0)).mean()\n"
+         "    kl = kl_divergence(mu, logvar).mean()\n"
+         "    return {'loss': recon + beta * kl, 'recon': recon, 'kl': kl}\n", unit_sigma)
+    unit_sigma["torch"] = torch
+    with pytest.raises(AssertionError, match="recon in nats per image .* model.log_sigma"):
+        grading.vae_loss_checks(unit_sigma["vae_loss"])
 
 
 def test_vae_loss_checks_refuse_a_loss_without_its_gradient():
@@ -80,3 +89,45 @@ def test_vae_loss_checks_refuse_a_loss_without_its_gradient():
     detached["torch"] = torch
     with pytest.raises(AssertionError, match="must carry the gradient"):
         grading.vae_loss_checks(detached["vae_loss"])
+
+
+def test_task_checks_pass_the_lesson_functions_and_leave_the_random_stream_alone():
+    from helpers.vae import gaussian_nll, kl_divergence, reparameterize
+
+    state = torch.get_rng_state()
+    assert grading.reparameterize_checks(reparameterize).shape == (100_000, 2)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.allclose(grading.kl_checks(kl_divergence), torch.tensor([0.0, 2.5, 0.5 * (3 - math.log(4))]))
+    assert grading.gaussian_nll_checks(gaussian_nll)[1] - grading.gaussian_nll_checks(gaussian_nll)[0] == pytest.approx(392, abs=1e-2)
+    as_float64 = lambda mu, logvar: kl_divergence(mu.double(), logvar.double())  # noqa: E731  a right answer in float64
+    grading.kl_checks(as_float64)
+
+
+@pytest.mark.parametrize("check, wrong, message", [
+    (grading.reparameterize_checks, lambda mu, logvar: mu + logvar.exp() * torch.randn_like(mu), "spread of z must be sigma"),
+    (grading.reparameterize_checks, lambda mu, logvar: mu + torch.randn_like(mu), "spread of z must be sigma"),
+    (grading.reparameterize_checks, lambda mu, logvar: torch.randn_like(mu), r"mean of z must be mu = \(0.5, -1\)"),
+    (grading.kl_checks, lambda mu, logvar: 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar), r"shape \(N,\) = \(3,\), not \(3, 2\)"),
+    (grading.kl_checks, lambda mu, logvar: 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).mean(1), "2.5"),
+    (grading.kl_checks, lambda mu, logvar: float((mu ** 2 + logvar.exp() - 1 - logvar).sum()), "not float"),
+    (grading.gaussian_nll_checks,                                   # sigma^2 = e^(log sigma): log sigma read as a log-variance
+     lambda x_hat, x, ls: (0.5 * (x - x_hat) ** 2 / ls.exp() + 0.5 * ls + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1),
+     "a perfect image costs"),
+    (grading.gaussian_nll_checks,                                   # a mean over the pixels
+     lambda x_hat, x, ls: (0.5 * (x - x_hat) ** 2 / (2 * ls).exp() + ls + 0.5 * math.log(2 * math.pi)).flatten(1).mean(1),
+     "got"),
+    (grading.gaussian_nll_checks,                                   # summed over the whole batch
+     lambda x_hat, x, ls: (0.5 * (x - x_hat) ** 2 / (2 * ls).exp() + ls + 0.5 * math.log(2 * math.pi)).sum(),
+     r"shape \(N,\) = \(2,\), not \(\)"),
+])
+def test_task_checks_name_what_a_wrong_answer_got(check, wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check(wrong)
+
+
+def test_the_stand_in_model_says_what_to_use_in_place_of_encode():
+    model, x, _ = grading.stand_in_batch()
+    with pytest.raises(AttributeError, match="only model\\(x\\) and model.log_sigma"):
+        model.encode(x)
+    with pytest.raises(AttributeError, match="only model\\(x\\)"):
+        model.decode(x)

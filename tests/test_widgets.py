@@ -232,7 +232,8 @@ def test_a_static_view_shows_a_still_picture_of_the_traversals_not_the_widgets_t
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert not bundle["text/plain"].startswith("VBox")
     png = np.array(Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))))
-    assert png.shape == (4 * 28 * 3, (8 * 28 + 14) * 3)           # start column, gap, 7 steps; 4 rows; 3x
+    head = 14                                                      # the column labels' strip
+    assert png.shape == (head + 4 * 28 * 3, (8 * 28 + 14) * 3)    # start column, label band, 7 steps; 4 rows; 3x
     spread = ex.codes.mu.std(0)
     dims = torch.argsort(spread, descending=True)[:4]
     z = traversal_codes(ex.current_code(), dims, spread[dims, None] * torch.linspace(-3, 3, 7))
@@ -240,12 +241,18 @@ def test_a_static_view_shows_a_still_picture_of_the_traversals_not_the_widgets_t
         want = to_pixel_range(ex.model.decode(z, torch.zeros(len(z), dtype=torch.long))).numpy() * 255
     for r in range(4):
         for c in (0, 3, 6):
-            tile = png[r * 84:(r + 1) * 84:3, (42 + 28 * c) * 3:(42 + 28 * (c + 1)) * 3:3]
+            tile = png[head + r * 84:head + (r + 1) * 84:3, (42 + 28 * c) * 3:(42 + 28 * (c + 1)) * 3:3]
             assert np.abs(tile - want[r * 7 + c, 0]).max() <= 0.5 + 1e-3
-    start = png[:84:3, :84:3]
+        assert png[head + r * 84:head + (r + 1) * 84, 84:126].min() < 128      # the row's z[i] label
+        assert png[head + r * 84:head + (r + 1) * 84, 84:126].max() == 255
+    for c in (0, 3, 6):
+        assert png[:head, (42 + 28 * c) * 3:(42 + 28 * (c + 1)) * 3].min() < 128   # -3 sd, 0, +3 sd
+    assert png[:head, (42 + 28) * 3:(42 + 56) * 3].min() == 255                   # no label over the second step
+    start = png[head:head + 84:3, :84:3]
     assert np.abs(start - to_pixel_range(ex.images[5, 0]).numpy() * 255).max() <= 0.5 + 1e-3
-    ex.start_from_prior(seed=1)   # a random start has no item to show: a black first column
-    assert np.array(Image.open(io.BytesIO(ex.snapshot_png())))[:84, :84].max() == 0
+    ex.start_from_prior(seed=1)   # a random start has no item to show: a black first column, no label
+    still = np.array(Image.open(io.BytesIO(ex.snapshot_png())))
+    assert still[head:head + 84, :84].max() == 0 and still[:head, :84].min() == 255
 
 
 def test_the_kernel_free_frames_are_the_models_decodes_and_a_range_slider_swaps_them():
