@@ -15,13 +15,17 @@ def test_references_match_the_closed_forms():
     assert torch.allclose(nll, torch.full((2,), 784 * (math.log(0.5) + 0.5 * math.log(2 * math.pi) + 0.5)))
 
 
-def _students_namespace(kl, nll):
-    namespace = {"kl_divergence": kl, "gaussian_nll": nll}
+def _students_namespace(kl=grading.reference_kl, nll=grading.reference_gaussian_nll,
+                        recon="gaussian_nll(x_hat, x, model.log_sigma).mean()", kl_term="kl_divergence(mu, logvar).mean()",
+                        loss="recon + beta * kl"):
+    """A notebook's namespace with these kl_divergence and gaussian_nll and a student's vae_loss whose
+    terms are the given expressions (the lesson's by default)."""
+    namespace = {"kl_divergence": kl, "gaussian_nll": nll, "torch": torch}
     exec("def vae_loss(model, x, beta=1.0):\n"
          "    x_hat, mu, logvar = model(x)\n"
-         "    recon = gaussian_nll(x_hat, x, model.log_sigma).mean()\n"
-         "    kl = kl_divergence(mu, logvar).mean()\n"
-         "    return {'loss': recon + beta * kl, 'recon': recon, 'kl': kl}\n", namespace)
+         f"    recon = {recon}\n"
+         f"    kl = {kl_term}\n"
+         f"    return {{'loss': {loss}, 'recon': recon, 'kl': kl}}\n", namespace)
     return namespace
 
 
@@ -50,43 +54,21 @@ def test_vae_loss_checks_passes_the_lesson_loss_and_names_the_reduction_mistakes
 
     terms = grading.vae_loss_checks(vae_loss, beta=2.0)
     assert torch.isclose(terms["kl"], torch.tensor(5.25)) and terms["loss"].requires_grad
-    summed = _students_namespace(grading.reference_kl, grading.reference_gaussian_nll)
-    exec("def vae_loss(model, x, beta=1.0):\n"
-         "    x_hat, mu, logvar = model(x)\n"
-         "    recon = gaussian_nll(x_hat, x, model.log_sigma).sum()\n"
-         "    kl = kl_divergence(mu, logvar).sum()\n"
-         "    return {'loss': recon + beta * kl, 'recon': recon, 'kl': kl}\n", summed)
+    summed = _students_namespace(recon="gaussian_nll(x_hat, x, model.log_sigma).sum()",
+                                 kl_term="kl_divergence(mu, logvar).sum()")
     with pytest.raises(AssertionError, match="is 5.25, got 21"):
         grading.vae_loss_checks(summed["vae_loss"])
-    per_pixel = _students_namespace(grading.reference_kl, grading.reference_gaussian_nll)
-    exec("def vae_loss(model, x, beta=1.0):\n"
-         "    x_hat, mu, logvar = model(x)\n"
-         "    recon = gaussian_nll(x_hat, x, model.log_sigma).mean() / 784\n"
-         "    kl = kl_divergence(mu, logvar).mean()\n"
-         "    return {'loss': recon + beta * kl, 'recon': recon, 'kl': kl}\n", per_pixel)
+    per_pixel = _students_namespace(recon="gaussian_nll(x_hat, x, model.log_sigma).mean() / 784")
     model, x, per_image = grading.stand_in_batch()
     with pytest.raises(AssertionError, match=f"recon in nats per image .* is {per_image.mean().item():.2f}, got"):
         grading.vae_loss_checks(per_pixel["vae_loss"])
-    unit_sigma = _students_namespace(grading.reference_kl, grading.reference_gaussian_nll)
-    exec("def vae_loss(model, x, beta=1.0):\n"       # sigma = 1 in place of the model's own (a reader's slip)
-         "    x_hat, mu, logvar = model(x)\n"
-         "    recon = gaussian_nll(x_hat, x, torch.tensor(0.0)).mean()\n"
-         "    kl = kl_divergence(mu, logvar).mean()\n"
-         "    return {'loss': recon + beta * kl, 'recon': recon, 'kl': kl}\n", unit_sigma)
-    unit_sigma["torch"] = torch
+    unit_sigma = _students_namespace(recon="gaussian_nll(x_hat, x, torch.tensor(0.0)).mean()")  # sigma = 1 (a reader's slip)
     with pytest.raises(AssertionError, match="recon in nats per image .* model.log_sigma"):
         grading.vae_loss_checks(unit_sigma["vae_loss"])
 
 
 def test_vae_loss_checks_refuse_a_loss_without_its_gradient():
-    detached = _students_namespace(grading.reference_kl, grading.reference_gaussian_nll)
-    exec("def vae_loss(model, x, beta=1.0):\n"
-         "    x_hat, mu, logvar = model(x)\n"
-         "    recon = gaussian_nll(x_hat, x, model.log_sigma).mean()\n"
-         "    kl = kl_divergence(mu, logvar).mean()\n"
-         "    loss = torch.tensor((recon + beta * kl).item())\n"
-         "    return {'loss': loss, 'recon': recon, 'kl': kl}\n", detached)
-    detached["torch"] = torch
+    detached = _students_namespace(loss="torch.tensor((recon + beta * kl).item())")
     with pytest.raises(AssertionError, match="must carry the gradient"):
         grading.vae_loss_checks(detached["vae_loss"])
 
