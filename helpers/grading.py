@@ -113,6 +113,8 @@ def reparameterize_checks(fn) -> torch.Tensor:
         z = fn(mu, logvar)
     assert torch.is_tensor(z) and z.shape == (100_000, 2), \
         f"z must have the shape of mu, (N, latent_dim) = (100000, 2), not {tuple(z.shape) if torch.is_tensor(z) else type(z).__name__}"
+    assert bool((z[1:] != z[:1]).any()), \
+        "every row of z came out the same: each entry needs its own noise, eps of mu's shape (N, latent_dim)"
     assert torch.allclose(z.mean(0), torch.tensor([0.5, -1.0]), atol=0.03), f"the mean of z must be mu = (0.5, -1): got {z.mean(0)}"
     assert torch.allclose(z.std(0), torch.tensor([2.0, 0.5]), rtol=0.03), \
         f"the spread of z must be sigma = exp(logvar / 2) = (2, 0.5): got {z.std(0)}"
