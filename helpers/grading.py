@@ -12,8 +12,8 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["FixedOutputs", "gaussian_nll_checks", "kl_checks", "reparameterize_checks", "vae_loss_checks", "reference_gaussian_nll", "reference_kl", "stand_in_batch",
-           "with_reference_terms"]
+__all__ = ["FixedOutputs", "gaussian_nll_checks", "kl_checks", "reparameterize_checks", "reference_gaussian_nll",
+           "reference_kl", "stand_in_batch", "vae_loss_checks", "with_reference_terms"]
 
 
 def reference_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

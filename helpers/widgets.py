@@ -38,6 +38,11 @@ MAP_SIZE = 200
 def to_png(image: torch.Tensor, scale: int = 8) -> bytes:
     """One image (C, H, W) with C in {1, 3}, or (H, W), in [-1, 1] -> PNG bytes (grey or RGB),
     upscaled ``scale``x with crisp pixels."""
+    return _png(_to_pil(image, scale))
+
+
+def _to_pil(image: torch.Tensor, scale: int) -> PILImage.Image:
+    """``to_png``'s picture before encoding: a PIL image, mode "L" or "RGB"."""
     x = image.detach().float().cpu()
     x = x.unsqueeze(0) if x.dim() == 2 else x
     if x.dim() != 3 or x.shape[0] not in (1, 3):
@@ -45,7 +50,7 @@ def to_png(image: torch.Tensor, scale: int = 8) -> bytes:
     arr = np.round(to_pixel_range(x).numpy() * 255).astype(np.uint8).transpose(1, 2, 0)
     if scale > 1:
         arr = arr.repeat(scale, 0).repeat(scale, 1)
-    return _png(PILImage.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr, mode="L" if arr.shape[2] == 1 else "RGB"))
+    return PILImage.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr, mode="L" if arr.shape[2] == 1 else "RGB")
 
 
 def display_scale(side: int) -> int:
@@ -362,8 +367,8 @@ class LatentExplorer:
         if self._start_index is not None:
             column[:, :h] = self.images[self._start_index].float().cpu()
         gap = torch.ones(c, len(dims) * h, wd // 2)                              # a white band for the row labels
-        body = PILImage.open(io.BytesIO(to_png(torch.cat([column, gap, tiles], 2), scale=3)))
-        head, s = 14, 3                                                          # a white strip for the column labels
+        s, head = 3, 14                                     # screen pixels per image pixel; the column labels' strip
+        body = _to_pil(torch.cat([column, gap, tiles], 2), s)
         img = PILImage.new(body.mode, (body.width, body.height + head), 255 if body.mode == "L" else (255, 255, 255))
         img.paste(body, (0, head))
         draw, ink = ImageDraw.Draw(img), 0 if body.mode == "L" else (0, 0, 0)
