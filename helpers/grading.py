@@ -104,7 +104,8 @@ def vae_loss_checks(loss_fn, beta: float = 2.0) -> dict:
 
 def reparameterize_checks(fn) -> torch.Tensor:
     """The visible checks of notebook 02's Task 1: 100,000 draws of ``fn(mu, logvar)`` with
-    mu = (0.5, -1) and sigma = (2, 0.5) have the shape of mu, mean mu and spread sigma. The draws use
+    mu = (0.5, -1) and sigma = (2, 0.5) have the shape of mu, mean mu and spread sigma, and the two
+    dimensions' noise is independent (correlation near 0). The draws use
     their own random stream (seed 1); the caller's stream is left as it was. Returns the draws."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
@@ -115,6 +116,10 @@ def reparameterize_checks(fn) -> torch.Tensor:
         f"z must have the shape of mu, (N, latent_dim) = (100000, 2), not {tuple(z.shape) if torch.is_tensor(z) else type(z).__name__}"
     assert bool((z[1:] != z[:1]).any()), \
         "every row of z came out the same: each entry needs its own noise, eps of mu's shape (N, latent_dim)"
+    corr = torch.corrcoef(z.T.float())[0, 1].item()
+    assert abs(corr) < 0.05, \
+        (f"the two columns of z move together (correlation {corr:.2f}, independent noise gives about 0): "
+         "each entry needs its own noise, eps of mu's shape (N, latent_dim), not one eps per image")
     assert torch.allclose(z.mean(0), torch.tensor([0.5, -1.0]), atol=0.03), f"the mean of z must be mu = (0.5, -1): got {z.mean(0)}"
     assert torch.allclose(z.std(0), torch.tensor([2.0, 0.5]), rtol=0.03), \
         f"the spread of z must be sigma = exp(logvar / 2) = (2, 0.5): got {z.std(0)}"

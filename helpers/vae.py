@@ -83,7 +83,7 @@ def vae_loss(model, x, beta=1.0):
     Returns {"loss", "recon", "kl"}: scalar tensors in nats per image."""
     x_hat, mu, logvar = (t.float() for t in model(x))  # the loss in float32, even after a bfloat16 network
     # recon, kl: each per image (Tasks 3 and 2; the model's log sigma is model.log_sigma), then the batch mean;
-    # then loss. The return line below stays.
+    # then loss
     recon = gaussian_nll(x_hat, x, model.log_sigma).mean()  # summed over pixels, averaged over images
     kl = kl_divergence(mu, logvar).mean()                   # summed over latent dims, averaged over images
     loss = recon + beta * kl
