@@ -105,8 +105,9 @@ def vae_loss_checks(loss_fn, beta: float = 2.0) -> dict:
 def reparameterize_checks(fn) -> torch.Tensor:
     """The visible checks of notebook 02's Task 1: 100,000 draws of ``fn(mu, logvar)`` with
     mu = (0.5, -1) and sigma = (2, 0.5) have the shape of mu, mean mu and spread sigma, and the two
-    dimensions' noise is independent (correlation near 0). The draws use
-    their own random stream (seed 1); the caller's stream is left as it was. Returns the draws."""
+    dimensions' noise is independent (correlation near 0); and the gradient of z reaches mu (dz/dmu = 1)
+    and logvar. The draws use their own random stream (seed 1); the caller's stream is left as it
+    was. Returns the draws."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
         mu = torch.tensor([[0.5, -1.0]]).repeat(100_000, 1)
@@ -123,6 +124,15 @@ def reparameterize_checks(fn) -> torch.Tensor:
     assert torch.allclose(z.mean(0), torch.tensor([0.5, -1.0]), atol=0.03), f"the mean of z must be mu = (0.5, -1): got {z.mean(0)}"
     assert torch.allclose(z.std(0), torch.tensor([2.0, 0.5]), rtol=0.03), \
         f"the spread of z must be sigma = exp(logvar / 2) = (2, 0.5): got {z.std(0)}"
+    with torch.random.fork_rng(devices=[]):
+        mu_g = torch.zeros(3, 4, requires_grad=True)
+        lv_g = torch.zeros(3, 4, requires_grad=True)
+        fn(mu_g, lv_g).sum().backward()
+    assert mu_g.grad is not None and torch.allclose(mu_g.grad, torch.ones(3, 4)), \
+        (f"dz/dmu must be 1 for every entry (mu, logvar = 0, the sum of z differentiated): got {mu_g.grad}. "
+         "Compute z = mu + sigma * eps with tensor operations: a sampler such as torch.normal(mu, sigma) passes no gradient")
+    assert lv_g.grad is not None and lv_g.grad.abs().sum() > 0, \
+        f"the gradient must reach logvar (dz/dlogvar = sigma * eps / 2, not 0): got {lv_g.grad}"
     return z
 
 

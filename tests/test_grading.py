@@ -93,6 +93,8 @@ def test_task_checks_pass_the_lesson_functions_and_leave_the_random_stream_alone
      lambda mu, logvar: mu + (0.5 * logvar).exp() * torch.randn(mu.shape[1]), "every row of z came out the same"),
     (grading.reparameterize_checks,  # one eps per image, shared by its latent dimensions
      lambda mu, logvar: mu + (0.5 * logvar).exp() * torch.randn(mu.shape[0], 1), "columns of z move together"),
+    (grading.reparameterize_checks,  # a sampler: the right numbers, but no gradient reaches mu or logvar
+     lambda mu, logvar: torch.normal(mu, (0.5 * logvar).exp()), "dz/dmu must be 1"),
     (grading.kl_checks, lambda mu, logvar: 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar), r"shape \(N,\) = \(3,\), not \(3, 2\)"),
     (grading.kl_checks, lambda mu, logvar: 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).mean(1), "2.5"),
     (grading.kl_checks, lambda mu, logvar: float((mu ** 2 + logvar.exp() - 1 - logvar).sum()), "not float"),
